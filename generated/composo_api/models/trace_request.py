@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
+from uuid import UUID
+
+from attrs import define as _attrs_define
+
+from ..models.data_retention_mode import DataRetentionMode
+from ..models.model_core import ModelCore
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.multi_agent_trace import MultiAgentTrace
+    from ..models.tags import Tags
+
+
+T = TypeVar("T", bound="TraceRequest")
+
+
+@_attrs_define
+class TraceRequest:
+    """A multi-agent trace and the one criterion (`evaluation_criteria`) or saved evaluator
+    (`evaluator_name`) to score it against: exactly one of the two. Lightning cores are
+    refused. Unknown fields are refused.
+
+        Attributes:
+            trace (MultiAgentTrace): A multi-agent run, with every agent instance by id and the id of the root one.
+            evaluation_criteria (str | Unset): A natural-language criterion. It must start with `Reward` or `Penalize`
+                (graded score
+                in [0, 1]) or with `Passes if` or `Fails if` (binary score, 0 or 1). The server
+                upper-cases the first character before it checks the prefix, so `passes if ...` is
+                accepted, while `Passes If ...` or a leading space is not.
+            evaluator_name (str | Unset): The name of an evaluator saved in the Composo platform.
+            model_core (ModelCore | str | Unset): A model core, one of `ModelCore` or a newer core's name.
+            tags (Tags | Unset): Labels stored with the evaluation for filtering later (`POST /api/v1/evaluations/filter`)
+                and analytics. Keys and values are strings of at most 64 characters; convert numbers
+                and booleans to strings before sending.
+            evaluate_latest (bool | Unset): Traces are always scored whole; only `false` is accepted. Default: False.
+            data_retention (DataRetentionMode | str | Unset): What the service stores of this request. More modes are
+                planned.
+            trace_id (UUID | Unset): Attach this evaluation to an existing stored trace.
+    """
+
+    trace: MultiAgentTrace
+    evaluation_criteria: str | Unset = UNSET
+    evaluator_name: str | Unset = UNSET
+    model_core: ModelCore | str | Unset = UNSET
+    tags: Tags | Unset = UNSET
+    evaluate_latest: bool | Unset = False
+    data_retention: DataRetentionMode | str | Unset = UNSET
+    trace_id: UUID | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        trace = self.trace.to_dict()
+
+        evaluation_criteria = self.evaluation_criteria
+
+        evaluator_name = self.evaluator_name
+
+        model_core: str | Unset
+        if isinstance(self.model_core, Unset):
+            model_core = UNSET
+        elif isinstance(self.model_core, ModelCore):
+            model_core = self.model_core.value
+        else:
+            model_core = self.model_core
+
+        tags: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.tags, Unset):
+            tags = self.tags.to_dict()
+
+        evaluate_latest = self.evaluate_latest
+
+        data_retention: str | Unset
+        if isinstance(self.data_retention, Unset):
+            data_retention = UNSET
+        elif isinstance(self.data_retention, DataRetentionMode):
+            data_retention = self.data_retention.value
+        else:
+            data_retention = self.data_retention
+
+        trace_id: str | Unset = UNSET
+        if not isinstance(self.trace_id, Unset):
+            trace_id = str(self.trace_id)
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "trace": trace,
+            }
+        )
+        if evaluation_criteria is not UNSET:
+            field_dict["evaluation_criteria"] = evaluation_criteria
+        if evaluator_name is not UNSET:
+            field_dict["evaluator_name"] = evaluator_name
+        if model_core is not UNSET:
+            field_dict["model_core"] = model_core
+        if tags is not UNSET:
+            field_dict["tags"] = tags
+        if evaluate_latest is not UNSET:
+            field_dict["evaluate_latest"] = evaluate_latest
+        if data_retention is not UNSET:
+            field_dict["data_retention"] = data_retention
+        if trace_id is not UNSET:
+            field_dict["trace_id"] = trace_id
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.multi_agent_trace import MultiAgentTrace
+        from ..models.tags import Tags
+
+        d = dict(src_dict)
+        trace = MultiAgentTrace.from_dict(d.pop("trace"))
+
+        evaluation_criteria = d.pop("evaluation_criteria", UNSET)
+
+        evaluator_name = d.pop("evaluator_name", UNSET)
+
+        def _parse_model_core(data: object) -> ModelCore | str | Unset:
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                componentsschemas_model_core_name_type_0 = ModelCore(data)
+
+                return componentsschemas_model_core_name_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ModelCore | str | Unset, data)
+
+        model_core = _parse_model_core(d.pop("model_core", UNSET))
+
+        _tags = d.pop("tags", UNSET)
+        tags: Tags | Unset
+        if isinstance(_tags, Unset):
+            tags = UNSET
+        else:
+            tags = Tags.from_dict(_tags)
+
+        evaluate_latest = d.pop("evaluate_latest", UNSET)
+
+        def _parse_data_retention(data: object) -> DataRetentionMode | str | Unset:
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                componentsschemas_data_retention_type_0 = DataRetentionMode(data)
+
+                return componentsschemas_data_retention_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(DataRetentionMode | str | Unset, data)
+
+        data_retention = _parse_data_retention(d.pop("data_retention", UNSET))
+
+        _trace_id = d.pop("trace_id", UNSET)
+        trace_id: UUID | Unset
+        if isinstance(_trace_id, Unset):
+            trace_id = UNSET
+        else:
+            trace_id = UUID(_trace_id)
+
+        trace_request = cls(
+            trace=trace,
+            evaluation_criteria=evaluation_criteria,
+            evaluator_name=evaluator_name,
+            model_core=model_core,
+            tags=tags,
+            evaluate_latest=evaluate_latest,
+            data_retention=data_retention,
+            trace_id=trace_id,
+        )
+
+        return trace_request
