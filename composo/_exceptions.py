@@ -1,0 +1,224 @@
+"""The one error tree of the SDK; every failure a caller can see is a `ComposoError`.
+
+| class                   | raised when                                                       |
+|-------------------------|-------------------------------------------------------------------|
+| `ComposoError`          | root; catch it to handle every failure of this library            |
+| `APIStatusError`        | an HTTP error response with no dedicated class (405, 408, 409...) |
+| `BadRequestError`       | 400                                                               |
+| `AuthenticationError`   | 401: missing or wrong API key                                     |
+| `PermissionDeniedError` | 403                                                               |
+| `NotFoundError`         | 404                                                               |
+| `MalformedError`        | 422, or bad input found before sending (then `status_code` None); |
+|                         | also a `ValueError`                                               |
+| `RateLimitError`        | 429; `retry_after` holds the seconds the server asked to wait     |
+| `APIError`              | any 5xx (500, 502, 503, 524 edge timeout...)                      |
+| `APIConnectionError`    | no response at all: connect, read, write or protocol failure      |
+| `APITimeoutError`       | the total deadline ran out; also a `TimeoutError`                 |
+| `ClientClosedError`     | a call on a closed client; also a `RuntimeError`                  |
+
+`BadRequestError` to `APIError` derive from `APIStatusError`. Messages are built from the
+status and the response body only, never from request headers, so the API key cannot leak
+into logs or tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from composo._retry import parse_retry_after
+
+# Longest piece of a non-JSON body (a proxy's HTML page, say) quoted in a message.
+_BODY_SNIPPET_LENGTH = 200
+
+
+class ComposoError(Exception):
+    """Root of every error raised by this library."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        detail: str | list[Any] | None = None,
+        body: bytes | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.detail = detail
+        self.body = body
+
+
+class APIStatusError(ComposoError):
+    """The server answered with an error status that has no more specific class."""
+
+
+class BadRequestError(APIStatusError):
+    """The server refused the request as invalid (400)."""
+
+
+class AuthenticationError(APIStatusError):
+    """The API key is missing or wrong (401)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """The API key may not do this (403)."""
+
+
+class NotFoundError(APIStatusError):
+    """The path or the object does not exist (404)."""
+
+
+class MalformedError(APIStatusError, ValueError):
+    """The input is invalid: refused by the server (422) or caught before sending."""
+
+
+class RateLimitError(APIStatusError):
+    """Too many requests (429); `retry_after` is the wait the server asked for, if any."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        detail: str | list[Any] | None = None,
+        body: bytes | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, detail=detail, body=body)
+        self.retry_after = retry_after
+
+
+class APIError(APIStatusError):
+    """The server or a proxy in front of it failed (any 5xx)."""
+
+
+class APIConnectionError(ComposoError):
+    """No response arrived: the connection, a read, a write or the protocol failed."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """The total time allowed for the call ran out."""
+
+
+class ClientClosedError(ComposoError, RuntimeError):
+    """The client was used after it was closed."""
+
+
+_CLASS_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: MalformedError,
+    429: RateLimitError,
+}
+
+# Short, Python-version-independent wording where HTTPStatus's phrase is long or has changed.
+_REASON_OVERRIDES = {422: "Unprocessable", 524: "A Timeout Occurred"}
+
+
+def bad_input(message: str) -> MalformedError:
+    """Build the error for invalid input found before any request is sent.
+
+    Args:
+        message: What is wrong and what to change.
+
+    Returns:
+        A `MalformedError` with `status_code` None, ready to raise.
+    """
+    return MalformedError(message)
+
+
+def error_from_response(
+    status_code: int, body: bytes, headers: Mapping[str, str]
+) -> APIStatusError:
+    """Translate an HTTP error response into the matching exception.
+
+    Args:
+        status_code: The response status (4xx or 5xx).
+        body: The raw response body; JSON `{"detail": ...}` is parsed, anything else tolerated.
+        headers: The response headers; only Retry-After is read (for 429).
+
+    Returns:
+        An instance of the class for this status (`APIStatusError` itself when none fits),
+        carrying `status_code`, the parsed `detail` and the raw `body`.
+    """
+    detail = _parse_detail(body)
+    message = f"{status_code} {_reason(status_code)}"
+    explanation = _render_detail(detail) if detail is not None else _body_snippet(body)
+    if explanation:
+        message = f"{message}: {explanation}"
+    if status_code == 429:
+        return RateLimitError(
+            message,
+            status_code=status_code,
+            detail=detail,
+            body=body,
+            retry_after=parse_retry_after(_header(headers, "retry-after")),
+        )
+    cls = _CLASS_BY_STATUS.get(status_code)
+    if cls is None:
+        cls = APIError if 500 <= status_code <= 599 else APIStatusError
+    return cls(message, status_code=status_code, detail=detail, body=body)
+
+
+def _reason(status_code: int) -> str:
+    """Short reason phrase for a status, with a generic fallback for unregistered codes."""
+    if status_code in _REASON_OVERRIDES:
+        return _REASON_OVERRIDES[status_code]
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Server Error" if status_code >= 500 else "Client Error"
+
+
+def _parse_detail(body: bytes) -> str | list[Any] | None:
+    """FastAPI's `detail` from a JSON body, or None when the body carries none."""
+    try:
+        data = json.loads(body)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("detail") is None:
+        return None
+    detail = data["detail"]
+    if isinstance(detail, (str, list)):
+        return detail
+    # Some handlers put an object or a number in `detail`; keep it readable as text.
+    return json.dumps(detail, ensure_ascii=False)
+
+
+def _render_detail(detail: str | list[Any]) -> str:
+    """One line for a message: the string itself, or `loc.path: msg` items joined by "; "."""
+    if isinstance(detail, str):
+        return detail
+    return "; ".join(_render_validation_item(item) for item in detail)
+
+
+def _render_validation_item(item: object) -> str:
+    """One FastAPI validation error as `body.field.0: msg`."""
+    if not isinstance(item, dict) or not isinstance(item.get("msg"), str):
+        return str(item)
+    loc = item.get("loc")
+    if isinstance(loc, (list, tuple)) and loc:
+        return f"{'.'.join(str(part) for part in loc)}: {item['msg']}"
+    return str(item["msg"])
+
+
+def _body_snippet(body: bytes) -> str:
+    """The start of a body that is not FastAPI JSON, whitespace collapsed, for context."""
+    text = " ".join(body.decode("utf-8", errors="replace").split())
+    if len(text) > _BODY_SNIPPET_LENGTH:
+        return text[:_BODY_SNIPPET_LENGTH] + "..."
+    return text
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup that works for plain dicts as well as httpx.Headers."""
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
