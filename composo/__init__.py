@@ -1,5 +1,129 @@
-"""Composo: score LLM conversations and agent traces against natural-language criteria."""
+"""Composo: score LLM conversations and agent traces against natural-language criteria.
+
+    from composo import Composo
+
+    with Composo() as client:  # reads COMPOSO_API_KEY
+        result = client.evaluate(messages, "Reward responses that cite the refund policy")
+        print(result.score, result.explanation)
+
+Public names are listed in `__all__`; they load on first use, so `import composo` is fast and
+has no side effects. Modules whose names start with an underscore are private.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from composo._version import __version__
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from composo import criteria
+    from composo._async_client import AsyncComposo
+    from composo._exceptions import (
+        APIConnectionError,
+        APIError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ClientClosedError,
+        ComposoError,
+        MalformedError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+    )
+    from composo._models import EvaluationResponse
+    from composo._sync_client import Composo
+    from composo_api.models import (
+        AgentInstance,
+        AgentTraceResult,
+        LLMInput,
+        LLMInteraction,
+        LLMOutput,
+        LLMToolCall,
+        LLMToolDefinition,
+        LLMToolResponse,
+        ModelCore,
+        MultiAgentTrace,
+        MultiAgentTraceResponse,
+    )
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AgentInstance",
+    "AgentTraceResult",
+    "AsyncComposo",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "Composo",
+    "ComposoError",
+    "EvaluationResponse",
+    "LLMInput",
+    "LLMInteraction",
+    "LLMOutput",
+    "LLMToolCall",
+    "LLMToolDefinition",
+    "LLMToolResponse",
+    "MalformedError",
+    "ModelCore",
+    "MultiAgentTrace",
+    "MultiAgentTraceResponse",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "__version__",
+    "criteria",
+]
+
+_EXCEPTIONS = "composo._exceptions"
+_MODELS = "composo_api.models"
+# Where each public name lives; imported on first access (PEP 562).
+_LAZY = {
+    "APIConnectionError": _EXCEPTIONS,
+    "APIError": _EXCEPTIONS,
+    "APIStatusError": _EXCEPTIONS,
+    "APITimeoutError": _EXCEPTIONS,
+    "AgentInstance": _MODELS,
+    "AgentTraceResult": _MODELS,
+    "AsyncComposo": "composo._async_client",
+    "AuthenticationError": _EXCEPTIONS,
+    "BadRequestError": _EXCEPTIONS,
+    "ClientClosedError": _EXCEPTIONS,
+    "Composo": "composo._sync_client",
+    "ComposoError": _EXCEPTIONS,
+    "EvaluationResponse": "composo._models",
+    "LLMInput": _MODELS,
+    "LLMInteraction": _MODELS,
+    "LLMOutput": _MODELS,
+    "LLMToolCall": _MODELS,
+    "LLMToolDefinition": _MODELS,
+    "LLMToolResponse": _MODELS,
+    "MalformedError": _EXCEPTIONS,
+    "ModelCore": _MODELS,
+    "MultiAgentTrace": _MODELS,
+    "MultiAgentTraceResponse": _MODELS,
+    "NotFoundError": _EXCEPTIONS,
+    "PermissionDeniedError": _EXCEPTIONS,
+    "RateLimitError": _EXCEPTIONS,
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "criteria":
+        return importlib.import_module("composo.criteria")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'composo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

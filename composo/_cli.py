@@ -1,0 +1,45 @@
+"""The `composo` command: `composo evaluate ...` and `composo mock ...`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+_USAGE = """\
+usage: composo <command> [options]
+
+commands:
+  evaluate   score a JSONL file of conversations against criteria (composo evaluate -h)
+  mock       run the local Composo mock server (composo mock -h)
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `composo` command line; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help"}:
+        print(_USAGE, end="")
+        return 0 if args else 2
+    if args[0] in {"-V", "--version"}:
+        from composo._version import __version__
+
+        print(f"composo {__version__}")
+        return 0
+    command, rest = args[0], args[1:]
+    if command == "evaluate":
+        from composo._cli_evaluate import run
+
+        return run(rest)
+    if command == "mock":
+        try:
+            from composo._mock._cli import run_cli
+        except ImportError as exc:
+            print(f"composo mock needs the mock extra: pip install 'composo[mock]' ({exc})")
+            return 2
+        return run_cli(rest)
+    print(f"composo: unknown command {command!r}\n\n{_USAGE}", end="", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

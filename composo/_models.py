@@ -1,0 +1,38 @@
+"""The result types users see, taken from the generated client.
+
+`EvaluationResponse` is the generated `ScoreResponse` under the official SDK's name, with the two
+optional fields defaulting to `None` (as in the official SDK) instead of the generator's `UNSET`,
+and `score` always a float. The wire format stays the generated model's: `from_dict`/`to_dict`
+are inherited unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+from attrs import define
+
+from composo_api.models.score_response import ScoreResponse
+from composo_api.models.source import Source
+from composo_api.types import Unset
+
+
+@define
+class EvaluationResponse(ScoreResponse):
+    """The result of one evaluation: `score` in [0, 1] (None when the criterion does not apply),
+    `explanation`, and `cleaned_explanation` / `sources` when the service returned them."""
+
+    cleaned_explanation: str | None = None
+    sources: list[Source] | None = None
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        parsed = super().from_dict(src_dict)
+        if isinstance(parsed.cleaned_explanation, Unset):
+            parsed.cleaned_explanation = None
+        if isinstance(parsed.sources, Unset):
+            parsed.sources = None
+        if isinstance(parsed.score, int):
+            parsed.score = float(parsed.score)
+        return parsed

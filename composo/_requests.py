@@ -1,0 +1,256 @@
+"""Turn the caller's arguments into the HTTP calls to make, and responses into results.
+
+No I/O here: both clients share these functions. The request bodies are the generated models'
+(`composo_api.models`), serialised by the generated operation modules, so the wire format is
+written once, in openapi.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from composo._exceptions import ComposoError, bad_input
+from composo._models import EvaluationResponse
+from composo._results import result_to_message
+from composo._validation import (
+    build_messages,
+    check_exactly_one,
+    check_model_core,
+    convert_tags,
+    normalize_criteria,
+    normalize_evaluator_names,
+)
+from composo_api.api.evaluations import (
+    evaluate_reward,
+    evaluate_reward_background,
+    evaluate_trace,
+    evaluate_trace_background,
+)
+from composo_api.models import (
+    BackgroundTaskResponse,
+    ChatMessage,
+    ExplanationCleaning,
+    LLMInteraction,
+    MultiAgentTrace,
+    MultiAgentTraceResponse,
+    RewardRequest,
+    Tags,
+    ToolDefinition,
+    TraceRequest,
+)
+from composo_api.types import UNSET, Unset
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One HTTP request to send and how to read its 2xx answer."""
+
+    method: str
+    path: str
+    body: dict[str, Any]
+    parse: Callable[[Any], Any]
+    # The JSON body, encoded once and sent as is by every attempt.
+    content: bytes = b""
+
+    @classmethod
+    def from_kwargs(cls, kwargs: dict[str, Any], parse: Callable[[Any], Any]) -> Call:
+        """A call from a generated operation's `_get_kwargs(...)`."""
+        body = kwargs["json"]
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return cls(kwargs["method"].upper(), kwargs["url"], body, parse, content)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The calls one `evaluate`/`evaluate_trace` makes; `single` means return one result."""
+
+    calls: list[Call]
+    single: bool
+
+
+def _unset_if_none(value: _T | None) -> _T | Unset:
+    return UNSET if value is None else value
+
+
+def _parse_background(data: Any) -> dict[str, Any]:
+    # Validate the shape (task_id present), then hand back the server's dict as it was sent.
+    BackgroundTaskResponse.from_dict(data)
+    result: dict[str, Any] = data
+    return result
+
+
+def _criteria_or_names(criteria: object, evaluator_name: object) -> tuple[list[str], bool, bool]:
+    """(values, single, values_are_evaluator_names), after the either-or rule."""
+    check_exactly_one(criteria, evaluator_name)
+    if criteria is not None:
+        values, single = normalize_criteria(criteria)
+        return values, single, False
+    names, single = normalize_evaluator_names(evaluator_name)
+    return names, single, True
+
+
+def _explanation_cleaning(value: object) -> ExplanationCleaning | Unset:
+    if value is None:
+        return UNSET
+    known = {member.value: member for member in ExplanationCleaning}
+    if isinstance(value, str) and value in known:
+        return known[value]
+    raise bad_input(f"explanation_cleaning is {value!r}; use one of {', '.join(map(repr, known))}")
+
+
+def _data_retention(value: object) -> str | Unset:
+    if value is None:
+        return UNSET
+    if not isinstance(value, str) or not value.strip():
+        raise bad_input(f"data_retention must be a non-empty string such as 'none', got {value!r}")
+    return value
+
+
+def _tools(tools: object) -> list[ToolDefinition] | Unset:
+    if tools is None:
+        return UNSET
+    if not isinstance(tools, Sequence) or isinstance(tools, (str, bytes)):
+        raise bad_input(
+            f"tools must be a list of tool definition dicts, got {type(tools).__name__}"
+        )
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, Mapping):
+            raise bad_input(f"tools[{index}] must be a dict, got {type(tool).__name__}")
+    return [ToolDefinition.from_dict(tool) for tool in tools]
+
+
+def plan_evaluate(
+    messages: object,
+    criteria: object,
+    *,
+    system: object,
+    tools: object,
+    result: object,
+    block: bool,
+    tags: Mapping[str, object] | None,
+    evaluator_name: object,
+    evaluate_latest: bool | None,
+    explanation_cleaning: object,
+    data_retention: object,
+    model_core: str | None,
+) -> Plan:
+    """Check every argument of `evaluate` and build one reward request per criterion.
+
+    Raises:
+        MalformedError: Any argument breaks a rule the server applies; nothing is sent.
+    """
+    values, single, by_name = _criteria_or_names(criteria, evaluator_name)
+    result_message = None if result is None else result_to_message(result)
+    conversation = build_messages(messages, result_message)
+    if system is not None and not isinstance(system, str):
+        raise bad_input(f"system must be a string, got {type(system).__name__}")
+    if evaluate_latest is not None and not isinstance(evaluate_latest, bool):
+        raise bad_input(f"evaluate_latest must be True or False, got {evaluate_latest!r}")
+    core: str | Unset = UNSET
+    if model_core is not None:
+        core = check_model_core(model_core, evaluate_latest=evaluate_latest)
+    converted_tags = convert_tags(tags)
+    shared: dict[str, Any] = {
+        "messages": [ChatMessage.from_dict(message) for message in conversation],
+        "model_core": core,
+        "system": _unset_if_none(system),
+        "tools": _tools(tools),
+        "tags": UNSET if converted_tags is None else Tags.from_dict(converted_tags),
+        "evaluate_latest": _unset_if_none(evaluate_latest),
+        "explanation_cleaning": _explanation_cleaning(explanation_cleaning),
+        "data_retention": _data_retention(data_retention),
+    }
+    operation = evaluate_reward if block else evaluate_reward_background
+    parse = EvaluationResponse.from_dict if block else _parse_background
+    calls = []
+    for value in values:
+        body = RewardRequest(
+            **shared,
+            evaluation_criteria=UNSET if by_name else value,
+            evaluator_name=value if by_name else UNSET,
+        )
+        calls.append(Call.from_kwargs(operation._get_kwargs(body=body), parse))
+    return Plan(calls, single)
+
+
+def _trace_model(trace: object) -> MultiAgentTrace:
+    if isinstance(trace, MultiAgentTrace):
+        model = trace
+    elif isinstance(trace, Mapping):
+        try:
+            model = MultiAgentTrace.from_dict(trace)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise bad_input(
+                f"trace is not a valid MultiAgentTrace ({type(exc).__name__}: {exc}); it needs "
+                "root_agent_instance_id and agent_instance_by_id, each instance id, name and "
+                "interactions"
+            ) from exc
+    else:
+        raise bad_input(f"trace must be a MultiAgentTrace or a dict, got {type(trace).__name__}")
+    instances = model.agent_instance_by_id.additional_properties.values()
+    if not any(
+        isinstance(item, LLMInteraction) for instance in instances for item in instance.interactions
+    ):
+        raise bad_input(
+            "trace holds no LLM interaction; at least one agent instance needs one to be scored"
+        )
+    return model
+
+
+def plan_evaluate_trace(
+    trace: object,
+    criteria: object,
+    *,
+    model_core: str | None,
+    block: bool,
+    tags: Mapping[str, object] | None,
+    evaluator_name: object,
+) -> Plan:
+    """Check every argument of `evaluate_trace` and build one trace request per criterion.
+
+    Raises:
+        MalformedError: Any argument breaks a rule the server applies; nothing is sent.
+    """
+    values, single, by_name = _criteria_or_names(criteria, evaluator_name)
+    model = _trace_model(trace)
+    core: str | Unset = UNSET
+    if model_core is not None:
+        core = check_model_core(model_core, for_trace=True)
+    converted_tags = convert_tags(tags)
+    operation = evaluate_trace if block else evaluate_trace_background
+    parse = MultiAgentTraceResponse.from_dict if block else _parse_background
+    calls = []
+    for value in values:
+        body = TraceRequest(
+            trace=model,
+            model_core=core,
+            tags=UNSET if converted_tags is None else Tags.from_dict(converted_tags),
+            # The server's default; the generated model would otherwise send it.
+            evaluate_latest=UNSET,
+            evaluation_criteria=UNSET if by_name else value,
+            evaluator_name=value if by_name else UNSET,
+        )
+        calls.append(Call.from_kwargs(operation._get_kwargs(body=body), parse))
+    return Plan(calls, single)
+
+
+def parse_success(call: Call, status_code: int, data: Any, body: bytes) -> Any:
+    """Read a 2xx answer into the call's result type.
+
+    Raises:
+        ComposoError: The body does not have the shape openapi.yaml promises.
+    """
+    try:
+        return call.parse(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ComposoError(
+            f"{status_code} response to {call.method} {call.path} does not match the API "
+            f"description ({type(exc).__name__}: {exc})",
+            status_code=status_code,
+            body=body,
+        ) from exc

@@ -1,0 +1,249 @@
+"""Faults and load on demand: injected statuses, drops, latency, rate limits, counters."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from composo._mock import FaultConfig, MockServer
+from composo._mock._faults import DROPPED, TokenBucket, retry_after_seconds
+
+pytestmark = pytest.mark.e2e
+
+BODY = {
+    "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+    "evaluation_criteria": "Reward friendly greetings.",
+}
+REWARD = "/api/v1/evals/reward"
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[MockServer]:
+    with MockServer(check_responses=True) as server:
+        yield server
+
+
+@pytest.fixture
+def server(running: MockServer) -> MockServer:
+    running.reset()
+    return running
+
+
+@pytest.fixture
+def client(server: MockServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, headers={"API-Key": "k"}) as client:
+        yield client
+
+
+def statuses(client: httpx.Client, count: int) -> list[int]:
+    return [client.post(REWARD, json=BODY).status_code for _ in range(count)]
+
+
+@pytest.mark.parametrize("status", [500, 503, 524])
+def test_fault_probability_one_answers_every_request_with_it(
+    server: MockServer, client: httpx.Client, status: int
+) -> None:
+    server.configure(**{f"p{status}": 1.0})
+
+    responses = [client.post(REWARD, json=BODY) for _ in range(5)]
+
+    assert [r.status_code for r in responses] == [status] * 5
+    assert all(isinstance(r.json()["detail"], str) for r in responses)
+
+
+def test_injected_429_carries_the_configured_retry_after(
+    server: MockServer, client: httpx.Client
+) -> None:
+    server.configure(p429=1.0, retry_after=7)
+
+    response = client.post(REWARD, json=BODY)
+
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "7"
+
+
+def test_injected_429_can_leave_retry_after_out(server: MockServer, client: httpx.Client) -> None:
+    server.configure(p429=1.0, retry_after=None)
+
+    response = client.post(REWARD, json=BODY)
+
+    assert response.status_code == 429
+    assert "Retry-After" not in response.headers
+
+
+def test_faults_come_before_authentication(server: MockServer) -> None:
+    server.configure(p503=1.0)
+
+    assert httpx.get(f"{server.base_url}/api/v1/usage").status_code == 503
+
+
+def test_dropped_connection_is_a_connection_error_for_the_client(
+    server: MockServer, client: httpx.Client
+) -> None:
+    server.configure(p_drop=1.0)
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        client.post(REWARD, json=BODY)
+
+    assert server.counters.count("POST", REWARD, DROPPED) == 1
+
+
+def test_fault_mix_follows_its_probabilities(server: MockServer, client: httpx.Client) -> None:
+    server.configure(p503=0.5, seed=3)
+
+    seen = statuses(client, 200)
+
+    assert set(seen) == {200, 503}
+    assert 60 <= seen.count(503) <= 140
+
+
+def test_same_seed_gives_the_same_fault_sequence(server: MockServer, client: httpx.Client) -> None:
+    server.configure(p500=0.3, p503=0.3, seed=42)
+    first = statuses(client, 30)
+    server.configure(seed=42)
+
+    assert statuses(client, 30) == first
+
+
+def test_faults_can_be_switched_off_while_running(server: MockServer, client: httpx.Client) -> None:
+    server.configure(p503=1.0)
+    assert statuses(client, 2) == [503, 503]
+
+    server.configure(p503=0.0)
+
+    assert statuses(client, 2) == [200, 200]
+
+
+def test_reset_restores_the_constructor_settings(server: MockServer) -> None:
+    server.configure(p503=1.0, latency=0.5)
+
+    server.reset()
+
+    assert server.config == FaultConfig()
+
+
+def test_fixed_latency_delays_every_response(server: MockServer, client: httpx.Client) -> None:
+    server.configure(latency=0.2)
+
+    started = time.perf_counter()
+    response = client.post(REWARD, json=BODY)
+
+    assert response.status_code == 200
+    assert time.perf_counter() - started >= 0.2
+
+
+def test_latency_range_delays_within_the_range(server: MockServer, client: httpx.Client) -> None:
+    server.configure(latency_range=(0.05, 0.1))
+
+    for _ in range(3):
+        started = time.perf_counter()
+        client.get("/api/v1/usage")
+        assert time.perf_counter() - started >= 0.05
+
+
+def test_rate_limit_answers_429_with_retry_after_until_a_token_is_back(
+    server: MockServer, client: httpx.Client
+) -> None:
+    server.configure(rate_limit=(2, 3.0))
+
+    first, second, third = (client.post(REWARD, json=BODY) for _ in range(3))
+
+    assert (first.status_code, second.status_code, third.status_code) == (200, 200, 429)
+    # A token comes back every 1.5 s: the wait rounds up to 2 whole seconds.
+    assert third.headers["Retry-After"] == "2"
+    assert isinstance(third.json()["detail"], str)
+
+
+def test_rate_limit_is_per_api_key(server: MockServer, client: httpx.Client) -> None:
+    server.configure(rate_limit=(1, 60.0))
+    client.post(REWARD, json=BODY)
+
+    other = httpx.post(f"{server.base_url}{REWARD}", json=BODY, headers={"API-Key": "other"})
+
+    assert client.post(REWARD, json=BODY).status_code == 429
+    assert other.status_code == 200
+
+
+def test_rate_limit_refills_over_time(server: MockServer, client: httpx.Client) -> None:
+    server.configure(rate_limit=(1, 0.2))
+    assert statuses(client, 2) == [200, 429]
+
+    time.sleep(0.25)
+
+    assert statuses(client, 1) == [200]
+
+
+def test_token_bucket_reports_the_wait_for_the_next_token() -> None:
+    bucket = TokenBucket(capacity=2, per_seconds=10.0, now=0.0)
+
+    assert bucket.take(0.0) == 0.0
+    assert bucket.take(0.0) == 0.0
+    assert bucket.take(1.0) == pytest.approx(4.0)
+    assert bucket.take(5.0) == 0.0
+
+
+@pytest.mark.parametrize(("wait", "header"), [(0.01, 1), (1.0, 1), (1.2, 2), (29.5, 30)])
+def test_retry_after_rounds_the_wait_up_to_whole_seconds(wait: float, header: int) -> None:
+    assert retry_after_seconds(wait) == header
+
+
+def test_counters_count_requests_by_route_and_status(
+    server: MockServer, client: httpx.Client
+) -> None:
+    client.post(REWARD, json=BODY)
+    client.post(REWARD, json={})
+    client.get("/api/v1/traces/6f1c2a4e-1b2c-4d5e-8f90-123456789abc")
+
+    counters = server.counters
+
+    assert counters.total == 3
+    assert counters.by_route[("POST", REWARD)] == {200: 1, 422: 1}
+    assert counters.by_route[("GET", "/api/v1/traces/{trace_id}")] == {404: 1}
+    assert counters.by_status == {200: 1, 422: 1, 404: 1}
+    assert counters.count(status=422) == 1
+
+
+def test_reset_counters_zeroes_them(server: MockServer, client: httpx.Client) -> None:
+    client.get("/api/v1/usage")
+
+    server.reset_counters()
+
+    assert server.counters.total == 0
+
+
+async def test_peak_in_flight_counts_concurrent_requests(server: MockServer) -> None:
+    server.configure(latency=0.3)
+
+    async with httpx.AsyncClient(base_url=server.base_url, headers={"API-Key": "k"}) as client:
+        responses = await asyncio.gather(*(client.post(REWARD, json=BODY) for _ in range(8)))
+
+    assert [r.status_code for r in responses] == [200] * 8
+    assert server.counters.peak_in_flight == 8
+    assert server.counters.in_flight == 0
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"p503": 1.5},
+        {"p500": 0.6, "p503": 0.6},
+        {"latency": -1.0},
+        {"latency": 0.1, "latency_range": (0.1, 0.2)},
+        {"latency_range": (0.3, 0.1)},
+        {"rate_limit": (0, 1.0)},
+        {"retry_after": -1},
+    ],
+)
+def test_out_of_range_settings_are_refused(settings: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
+        FaultConfig(**settings)
+
+
+def test_configure_refuses_unknown_settings(server: MockServer) -> None:
+    with pytest.raises(TypeError, match="p404"):
+        server.configure(p404=1.0)
