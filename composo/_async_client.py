@@ -174,6 +174,8 @@ class AsyncComposo(BaseClient):
         tags: Mapping[str, Any] | None = None,
         *,
         evaluator_name: str | list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
     ) -> Any:
         """Score a multi-agent trace against one criterion or several, concurrently.
 
@@ -185,6 +187,9 @@ class AsyncComposo(BaseClient):
             block: False posts to the background endpoint and returns `{"task_id": ...}`.
             tags: Labels stored with the evaluation; str, int, float or bool values.
             evaluator_name: A saved evaluator (or a list), instead of `criteria`.
+            evaluate_latest: Only False is accepted (a trace is always scored whole); kept
+                for code written against the official SDK.
+            data_retention: "none" scores without storing the trace.
 
         Returns:
             A `MultiAgentTraceResponse` (results by agent name), or a list of them; with
@@ -201,6 +206,8 @@ class AsyncComposo(BaseClient):
             block=block,
             tags=tags,
             evaluator_name=evaluator_name,
+            evaluate_latest=evaluate_latest,
+            data_retention=data_retention,
         )
         return await self._run_plan(plan)
 

@@ -8,7 +8,6 @@ one `BatchResult`: a score or an error record, never an exception that aborts th
 from __future__ import annotations
 
 import asyncio
-import itertools
 import queue
 import threading
 import time
@@ -164,6 +163,19 @@ def _plan_item(
     ]
 
 
+def _pairs_of(
+    indexed_items: Iterable[tuple[int, object]],
+    criteria: list[str],
+    options: Mapping[str, Any],
+    skip: Callable[[int, str | None, str], bool] | None,
+) -> Iterator[_Pair]:
+    """Every pair to evaluate, item by item, as the input is read."""
+    for index, item in indexed_items:
+        for pair in _plan_item(index, item, criteria, options):
+            if skip is None or not skip(pair.index, pair.item_id, pair.criterion):
+                yield pair
+
+
 def check_batch_args(criteria: object, concurrency: object, default: int) -> tuple[list[str], int]:
     names, _ = normalize_criteria(criteria)
     if concurrency is None:
@@ -265,36 +277,37 @@ class AsyncBatch:
         """Run the batch to the end and return every result in input order."""
         return in_input_order([result async for result in self])
 
-    async def _pairs(self) -> AsyncIterator[_Pair]:
-        index = itertools.count()
-        if isinstance(self._items, AsyncIterable):
-            async for item in self._items:
-                for pair in _plan_item(next(index), item, self._criteria, self._options):
-                    if self._skip is None or not self._skip(
-                        pair.index, pair.item_id, pair.criterion
-                    ):
-                        yield pair
-        else:
-            for item in self._items:
-                for pair in _plan_item(next(index), item, self._criteria, self._options):
-                    if self._skip is None or not self._skip(
-                        pair.index, pair.item_id, pair.criterion
-                    ):
-                        yield pair
+    async def _async_pairs(self, items: AsyncIterable[Any]) -> AsyncIterator[_Pair]:
+        index = 0
+        async for item in items:
+            for pair in _pairs_of([(index, item)], self._criteria, self._options, self._skip):
+                yield pair
+            index += 1
 
     async def _run(self) -> AsyncIterator[BatchResult]:
-        pairs = self._pairs()
+        # A plain generator when the input is a plain iterable: asyncio runs one worker at a
+        # time between awaits, so `next()` needs no lock. An async input needs one.
+        sync_pairs: Iterator[_Pair] | None = None
+        async_pairs: AsyncIterator[_Pair] | None = None
+        if isinstance(self._items, AsyncIterable):
+            async_pairs = self._async_pairs(self._items)
+        else:
+            sync_pairs = _pairs_of(
+                enumerate(self._items), self._criteria, self._options, self._skip
+            )
         pull = asyncio.Lock()
         # Bounded: when the consumer is slow, workers wait instead of piling up results.
         results: asyncio.Queue[BatchResult | None] = asyncio.Queue(maxsize=self._concurrency)
 
+        async def next_pair() -> _Pair | None:
+            if sync_pairs is not None:
+                return next(sync_pairs, None)
+            assert async_pairs is not None
+            async with pull:
+                return await anext(async_pairs, None)
+
         async def worker() -> None:
-            while True:
-                async with pull:
-                    try:
-                        pair = await pairs.__anext__()
-                    except StopAsyncIteration:
-                        return
+            while (pair := await next_pair()) is not None:
                 if pair.call is None:
                     await results.put(pair.result(error=pair.error))
                     continue
@@ -332,7 +345,8 @@ class AsyncBatch:
             if not supervisor.done():
                 supervisor.cancel()
                 await asyncio.gather(supervisor, return_exceptions=True)
-            await pairs.aclose()  # type: ignore[attr-defined]
+            if async_pairs is not None:
+                await async_pairs.aclose()  # type: ignore[attr-defined]
 
     def _count(self, result: BatchResult) -> None:
         self.progress.done += 1
@@ -394,16 +408,10 @@ class SyncBatch:
         """Run the batch to the end and return every result in input order."""
         return in_input_order(list(self))
 
-    def _pairs(self) -> Iterator[_Pair]:
-        for index, item in enumerate(self._items):
-            for pair in _plan_item(index, item, self._criteria, self._options):
-                if self._skip is None or not self._skip(pair.index, pair.item_id, pair.criterion):
-                    yield pair
-
     def _run(self) -> Iterator[BatchResult]:
         from composo._sync_client import _Cancelled
 
-        pairs = self._pairs()
+        pairs = _pairs_of(enumerate(self._items), self._criteria, self._options, self._skip)
         pull = threading.Lock()
         results: queue.Queue[BatchResult | BaseException | None] = queue.Queue(
             maxsize=self._concurrency

@@ -210,6 +210,8 @@ def plan_evaluate_trace(
     block: bool,
     tags: Mapping[str, object] | None,
     evaluator_name: object,
+    evaluate_latest: bool | None = None,
+    data_retention: object = None,
 ) -> Plan:
     """Check every argument of `evaluate_trace` and build one trace request per criterion.
 
@@ -221,6 +223,12 @@ def plan_evaluate_trace(
     core: str | Unset = UNSET
     if model_core is not None:
         core = check_model_core(model_core, for_trace=True)
+    if evaluate_latest is not None and evaluate_latest is not False:
+        raise bad_input(
+            f"evaluate_latest={evaluate_latest!r} is not accepted for traces: a trace is always "
+            "scored whole (leave it out, or pass False)"
+        )
+    retention = _data_retention(data_retention)
     converted_tags = convert_tags(tags)
     operation = evaluate_trace if block else evaluate_trace_background
     parse = MultiAgentTraceResponse.from_dict if block else _parse_background
@@ -230,8 +238,9 @@ def plan_evaluate_trace(
             trace=model,
             model_core=core,
             tags=UNSET if converted_tags is None else Tags.from_dict(converted_tags),
-            # The server's default; the generated model would otherwise send it.
-            evaluate_latest=UNSET,
+            # Sent only when the caller set it: the generated model defaults it to False.
+            evaluate_latest=_unset_if_none(evaluate_latest),
+            data_retention=retention,
             evaluation_criteria=UNSET if by_name else value,
             evaluator_name=value if by_name else UNSET,
         )

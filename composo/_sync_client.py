@@ -166,6 +166,8 @@ class Composo(BaseClient):
         tags: Mapping[str, Any] | None = None,
         *,
         evaluator_name: str | list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
     ) -> Any:
         """Score a multi-agent trace against one criterion or several, concurrently.
 
@@ -177,6 +179,9 @@ class Composo(BaseClient):
             block: False posts to the background endpoint and returns `{"task_id": ...}`.
             tags: Labels stored with the evaluation; str, int, float or bool values.
             evaluator_name: A saved evaluator (or a list), instead of `criteria`.
+            evaluate_latest: Only False is accepted (a trace is always scored whole); kept
+                for code written against the official SDK.
+            data_retention: "none" scores without storing the trace.
 
         Returns:
             A `MultiAgentTraceResponse` (results by agent name), or a list of them; with
@@ -193,6 +198,8 @@ class Composo(BaseClient):
             block=block,
             tags=tags,
             evaluator_name=evaluator_name,
+            evaluate_latest=evaluate_latest,
+            data_retention=data_retention,
         )
         return self._run_plan(plan)
 
