@@ -305,15 +305,18 @@ class AsyncComposo(BaseClient):
             response: RawResponse | None = None
             error: ComposoError
             try:
-                async with self._slots:
-                    self._check_open()
-                    try:
-                        async with asyncio.timeout(remaining):
-                            response = await self._sender.send(
-                                call.method, url, call.content, headers, remaining
-                            )
-                    except TimeoutError:
-                        raise self._deadline_error() from None
+                try:
+                    # The deadline covers waiting for a free slot as well as the request.
+                    async with asyncio.timeout(remaining), self._slots:
+                        self._check_open()
+                        time_left = deadline - time.monotonic()
+                        response = await self._sender.send(
+                            call.method, url, call.content, headers, time_left
+                        )
+                except TimeoutError as exc:
+                    if isinstance(exc, ComposoError):
+                        raise
+                    raise self._deadline_error() from None
             except ComposoError:
                 raise  # the deadline ran out, or the client was closed meanwhile
             except Exception as exc:

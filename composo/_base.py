@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -152,8 +153,15 @@ class BaseClient:
         # Retries cannot be disabled (as the official SDK documents): below 1 counts as 1.
         self.num_retries = max(num_retries, MIN_NUM_RETRIES)
         self.model_core = None if model_core is None else check_model_core(model_core)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise bad_input(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise bad_input(
+                f"timeout must be a positive, finite number of seconds, got {timeout!r}"
+            )
         self.timeout = float(timeout)
         self._retry_policy = RetryPolicy()
         self._retry_budget = RetryBudget()

@@ -34,9 +34,12 @@ from composo_api.models import (
     ChatMessage,
     ExplanationCleaning,
     LLMInteraction,
+    LLMToolCall,
+    LLMToolResponse,
     MultiAgentTrace,
     MultiAgentTraceResponse,
     RewardRequest,
+    ScoreResponse,
     Tags,
     ToolDefinition,
     TraceRequest,
@@ -192,14 +195,66 @@ def _trace_model(trace: object) -> MultiAgentTrace:
             ) from exc
     else:
         raise bad_input(f"trace must be a MultiAgentTrace or a dict, got {type(trace).__name__}")
-    instances = model.agent_instance_by_id.additional_properties.values()
+    instances = model.agent_instance_by_id.additional_properties
+    for instance_id, instance in instances.items():
+        _check_interactions(instance_id, instance.interactions)
     if not any(
-        isinstance(item, LLMInteraction) for instance in instances for item in instance.interactions
+        isinstance(item, LLMInteraction)
+        for instance in instances.values()
+        for item in instance.interactions
     ):
         raise bad_input(
             "trace holds no LLM interaction; at least one agent instance needs one to be scored"
         )
     return model
+
+
+def _check_interactions(instance_id: str, interactions: list[Any]) -> None:
+    """Refuse what the generated parser let through as raw data.
+
+    The generated `from_dict` keeps a union member it cannot parse (an interaction without
+    `output_messages`, a tool call without `parameters`) as the raw value instead of failing,
+    so the parsed model is checked here, before anything is sent.
+    """
+    for number, item in enumerate(interactions):
+        where = f"trace agent instance {instance_id!r} interaction {number}"
+        if isinstance(item, str):
+            continue
+        if not isinstance(item, LLMInteraction):
+            raise bad_input(
+                f"{where} is neither an LLM interaction (input_messages, output_messages) nor "
+                f"the id of a child instance: {_preview(item)}"
+            )
+        for index, message in enumerate(item.input_messages):
+            if not isinstance(message.content, str | LLMToolCall | LLMToolResponse):
+                raise bad_input(
+                    f"{where} input_messages[{index}].content must be text, a tool call (id, "
+                    f"name, parameters) or a tool response (id, response): "
+                    f"{_preview(message.content)}"
+                )
+        for index, output in enumerate(item.output_messages):
+            if not isinstance(output.content, str | LLMToolCall):
+                raise bad_input(
+                    f"{where} output_messages[{index}].content must be text or a tool call "
+                    f"(id, name, parameters): {_preview(output.content)}"
+                )
+
+
+def _preview(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
+def _parse_trace_response(data: Any) -> MultiAgentTraceResponse:
+    """The trace response, with each instance's result an `EvaluationResponse` (as from
+    `evaluate`: None rather than UNSET for absent fields, float scores)."""
+    response = MultiAgentTraceResponse.from_dict(data)
+    for agent in response.results_by_agent_name.additional_properties.values():
+        results = agent.results_by_agent_instance_id.additional_properties
+        for instance_id, result in results.items():
+            if isinstance(result, ScoreResponse) and not isinstance(result, EvaluationResponse):
+                results[instance_id] = EvaluationResponse.from_dict(result.to_dict())
+    return response
 
 
 def plan_evaluate_trace(
@@ -231,7 +286,7 @@ def plan_evaluate_trace(
     retention = _data_retention(data_retention)
     converted_tags = convert_tags(tags)
     operation = evaluate_trace if block else evaluate_trace_background
-    parse = MultiAgentTraceResponse.from_dict if block else _parse_background
+    parse = _parse_trace_response if block else _parse_background
     calls = []
     for value in values:
         body = TraceRequest(

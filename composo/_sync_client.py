@@ -22,6 +22,9 @@ from composo._exceptions import ComposoError, RateLimitError, bad_input
 from composo._requests import Call, Plan, plan_evaluate, plan_evaluate_trace
 from composo._transport import default_sync_client
 
+# How often a multi-criteria call checks whether its client was closed meanwhile.
+_POLL_INTERVAL = 0.05
+
 
 class _Cancelled(Exception):
     """A sibling criterion failed; this one stops without sending anything more."""
@@ -264,13 +267,23 @@ class Composo(BaseClient):
     def _run_plan(self, plan: Plan) -> Any:
         self._check_open()
         cancel = threading.Event()
+        # One deadline for the whole call: criteria queued behind the pool's workers wait on
+        # their own clock.
+        deadline = time.monotonic() + self.timeout
         if len(plan.calls) == 1:
-            only = self._run(plan.calls[0], cancel)
+            only = self._run(plan.calls[0], cancel, deadline)
             return only if plan.single else [only]
         pool = self._executor()
-        futures: list[Future[Any]] = [pool.submit(self._run, call, cancel) for call in plan.calls]
+        futures: list[Future[Any]] = [
+            pool.submit(self._run, call, cancel, deadline) for call in plan.calls
+        ]
         try:
-            wait(futures, return_when=FIRST_EXCEPTION)
+            while True:
+                # Polled: a future cancelled by close() never wakes a plain wait().
+                done, pending = wait(futures, timeout=_POLL_INTERVAL, return_when=FIRST_EXCEPTION)
+                failed = any(not f.cancelled() and f.exception() is not None for f in done)
+                if not pending or failed or self._closed:
+                    break
         finally:
             # One failure (or KeyboardInterrupt) ends the call: queued siblings never start,
             # running ones stop before their next attempt or wait.
@@ -282,12 +295,15 @@ class Composo(BaseClient):
                 error = future.exception()
                 if error is not None and not isinstance(error, _Cancelled):
                     raise error
+        if any(future.cancelled() for future in futures):
+            self._check_open()
         return [future.result() for future in futures]
 
-    def _run(self, call: Call, cancel: threading.Event) -> Any:
+    def _run(self, call: Call, cancel: threading.Event, deadline: float | None = None) -> Any:
         """Send one call with retries, backoff and the total deadline."""
         self._check_open()
-        deadline = time.monotonic() + self.timeout
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout
         url = self._url(call)
         headers = self._request_headers
         retries = 0

@@ -1,0 +1,129 @@
+"""The public surface of `composo`: what `__all__` holds, what importing it costs, and that the
+sync and async clients offer the same methods."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+
+import pytest
+
+import composo
+from composo import AsyncComposo, Composo
+
+EXPECTED_ALL = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AgentInstance",
+    "AgentTraceResult",
+    "AsyncComposo",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "Composo",
+    "ComposoError",
+    "EvaluationResponse",
+    "LLMInput",
+    "LLMInteraction",
+    "LLMOutput",
+    "LLMToolCall",
+    "LLMToolDefinition",
+    "LLMToolResponse",
+    "MalformedError",
+    "ModelCore",
+    "MultiAgentTrace",
+    "MultiAgentTraceResponse",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "__version__",
+    "criteria",
+]
+
+# Heavy or optional packages that `import composo` must not pull in.
+NOT_IMPORTED = ("httpx", "composo_api", "aiohttp", "openai", "anthropic")
+
+_IMPORT_PROBE = """
+import json, logging, sys
+root = logging.getLogger()
+lib = logging.getLogger("composo")
+before = [root.level, list(root.handlers), lib.level, list(lib.handlers), lib.propagate]
+import composo
+after = [root.level, list(root.handlers), lib.level, list(lib.handlers), lib.propagate]
+print(json.dumps({
+    "modules": sorted(sys.modules),
+    "logging_unchanged": before == after,
+    "root_handlers": len(root.handlers),
+    "root_level": root.level,
+}))
+"""
+
+
+def test_all_is_pinned_and_sorted() -> None:
+    assert composo.__all__ == EXPECTED_ALL
+    assert sorted(composo.__all__) == composo.__all__
+
+
+def test_every_name_in_all_resolves() -> None:
+    for name in composo.__all__:
+        assert getattr(composo, name) is not None, name
+    assert composo.criteria.__name__ == "composo.criteria"
+    assert isinstance(composo.__version__, str)
+
+
+def test_unknown_attribute_raises_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        composo.NoSuchThing  # noqa: B018
+
+
+def test_import_is_light_and_leaves_logging_alone() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    report = json.loads(completed.stdout)
+    loaded = [module for module in report["modules"] if module.split(".")[0] in NOT_IMPORTED]
+    assert loaded == []
+    assert "composo" in report["modules"]
+    assert report["logging_unchanged"] is True
+    assert report["root_handlers"] == 0
+    assert completed.stderr == ""
+
+
+def _public_methods(cls: type) -> set[str]:
+    return {
+        name
+        for name, value in inspect.getmembers(cls)
+        if not name.startswith("_") and callable(value)
+    }
+
+
+def test_sync_and_async_clients_expose_the_same_methods() -> None:
+    sync_methods = _public_methods(Composo)
+    async_methods = _public_methods(AsyncComposo)
+    assert {"evaluate", "evaluate_trace", "close"} <= sync_methods
+    assert async_methods - {"aclose", "close"} == sync_methods - {"close"}
+
+
+def test_evaluate_signatures_match_between_clients() -> None:
+    for name in ("evaluate", "evaluate_trace"):
+        sync_signature = inspect.signature(getattr(Composo, name))
+        async_signature = inspect.signature(getattr(AsyncComposo, name))
+        assert sync_signature == async_signature, name
+    assert inspect.iscoroutinefunction(AsyncComposo.evaluate)
+    assert inspect.iscoroutinefunction(AsyncComposo.evaluate_trace)
+    assert not inspect.iscoroutinefunction(Composo.evaluate)
+
+
+def test_constructor_parameters_match_except_async_concurrency_limit() -> None:
+    sync_params = inspect.signature(Composo.__init__).parameters
+    async_params = dict(inspect.signature(AsyncComposo.__init__).parameters)
+    assert async_params.pop("max_concurrent_requests").default == 5
+    assert list(sync_params) == list(async_params)
