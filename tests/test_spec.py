@@ -107,6 +107,9 @@ def test_examples_are_collected() -> None:
     assert len(_media_examples()) >= 10
 
 
+LIGHT = {"messages": [{}, {}], "evaluation_criteria": "Reward x"}
+
+
 @pytest.mark.parametrize(
     ("body", "valid"),
     [
@@ -125,6 +128,19 @@ def test_examples_are_collected() -> None:
         ({"messages": [{}, {}], "evaluation_criteria": "Reward x", "tags": {"k" * 65: "v"}}, False),
         ({"messages": [{}, {}], "evaluation_criteria": "Reward x", "tags": {"k": 1}}, False),
         ({"messages": [{}, {}], "evaluation_criteria": "Reward x", "model_core": "align-9"}, True),
+        ({**LIGHT, "model_core": "align-lightning-20250731", "evaluate_latest": False}, False),
+        ({**LIGHT, "model_core": "align-lightning-20250731", "evaluate_latest": True}, True),
+        ({**LIGHT, "model_core": "align-20251111", "evaluate_latest": False}, True),
+        ({**LIGHT, "model_core": "align-lightning-20251127"}, False),
+        (
+            {
+                **LIGHT,
+                "model_core": "align-lightning-20251127",
+                "evaluation_criteria": "Fails if x",
+            },
+            True,
+        ),
+        ({**LIGHT, "model_core": "align-lightning-20250731"}, True),
     ],
 )
 def test_reward_request_schema_states_the_server_rules(body: dict[str, Any], valid: bool) -> None:
@@ -138,6 +154,21 @@ def test_reward_request_schema_states_the_server_rules(body: dict[str, Any], val
 def test_score_is_in_unit_interval_or_null(score: Any, valid: bool) -> None:
     body = {"score": score, "explanation": "e"}
     assert validator(component("ScoreResponse")).is_valid(body) is valid
+
+
+def test_trace_request_refuses_lightning_cores_and_traces_without_an_llm_interaction() -> None:
+    body = spec()["components"]["schemas"]["TraceRequest"]["examples"][0]
+    check = validator(component("TraceRequest"))
+    assert check.is_valid({**body, "model_core": "align-20251111"})
+    assert not check.is_valid({**body, "model_core": "align-lightning-20250731"})
+    only_children = {
+        "root_agent_instance_id": "a",
+        "agent_instance_by_id": {"a": {"id": "a", "name": "router", "interactions": ["b"]}},
+    }
+    assert not check.is_valid({**body, "trace": only_children})
+    assert not check.is_valid(
+        {**body, "trace": {"root_agent_instance_id": "a", "agent_instance_by_id": {}}}
+    )
 
 
 def test_trace_request_refuses_evaluate_latest_true() -> None:

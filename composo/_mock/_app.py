@@ -93,6 +93,31 @@ def _checked(state: MockState, op: Operation, status: int, payload: Any) -> tupl
     return 500, {"detail": f"mock response breaks openapi.yaml: {errors}"}
 
 
+def _prefer_rule_wording(
+    rules: Callable[[Mapping[str, Any]], list[ErrorItem]],
+    body: Any,
+    schema_found: list[ErrorItem],
+) -> list[ErrorItem]:
+    """The service's own words for the cross-field rules openapi.yaml also states.
+
+    The spec writes those rules as if/then conditions, whose schema errors read poorly ("...
+    should not be valid under {}"); when the coded rules explain the same refusal, their
+    messages replace the schema's `value_error` items and those at the same location.
+    """
+    try:
+        ruled = rules(body)
+    except (KeyError, TypeError, AttributeError):  # a body the rules cannot even read
+        return schema_found
+    if not ruled:
+        return schema_found
+    explained = {tuple(item["loc"]) for item in ruled}
+    return ruled + [
+        item
+        for item in schema_found
+        if item.get("type") != "value_error" and tuple(item["loc"]) not in explained
+    ]
+
+
 def _unauthorized(header: str, key: str | None, allowed: frozenset[str] | None) -> str | None:
     if not key:
         return f"Missing API key: send it in the {header} header"
@@ -135,6 +160,8 @@ def _route(
             body, body_errors = parse_body(await request.read(), body_required)
             if not body_errors and body is not None:
                 body_errors = schema_errors(body_validator, body, "body")
+                if body_errors and rules is not None:
+                    body_errors = _prefer_rule_wording(rules, body, body_errors)
             errors.extend(body_errors)
             if not errors and rules is not None:
                 errors = rules(body)
