@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from composo._exceptions import ComposoError, bad_input
 from composo._models import EvaluationResponse
-from composo._results import result_to_message
+from composo._results import responses_input_to_messages, result_to_message
 from composo._validation import (
     build_messages,
     check_exactly_one,
@@ -141,6 +141,7 @@ def plan_evaluate(
     explanation_cleaning: object,
     data_retention: object,
     model_core: str | None,
+    input: object = None,
 ) -> Plan:
     """Check every argument of `evaluate` and build one reward request per criterion.
 
@@ -148,6 +149,12 @@ def plan_evaluate(
         MalformedError: Any argument breaks a rule the server applies; nothing is sent.
     """
     values, single, by_name = _criteria_or_names(criteria, evaluator_name)
+    if input is not None:
+        if messages is not None:
+            raise bad_input("pass either messages or input (a Responses API input), not both")
+        messages = responses_input_to_messages(input)
+    elif messages is None:
+        raise bad_input("pass messages (the conversation), or input (a Responses API input)")
     result_message = None if result is None else result_to_message(result)
     conversation = build_messages(messages, result_message)
     if system is not None and not isinstance(system, str):

@@ -204,3 +204,55 @@ def _from_anthropic_message(message: object) -> dict[str, Any]:
     if not blocks:
         raise bad_input("result is an Anthropic Message with no text or tool_use blocks")
     return {"role": "assistant", "content": blocks}
+
+
+def responses_input_to_messages(value: object) -> list[dict[str, Any]]:
+    """Turn an OpenAI Responses API `input` (a str or a list of items) into chat messages.
+
+    Recognised by shape, like `result_to_message`: a str is one user message; items with
+    `role` and `content` are messages (an assistant `output_text` list is joined into text);
+    `function_call` items become assistant `tool_calls`, `function_call_output` items become
+    `tool` messages. Reasoning items are left out, as in results.
+
+    Raises:
+        MalformedError: Not a str or a list, or an item of none of these shapes.
+    """
+    if isinstance(value, str):
+        return [{"role": "user", "content": value}]
+    if not isinstance(value, Sequence) or isinstance(value, bytes):
+        raise bad_input(
+            f"input must be a str or a list of Responses API input items, got "
+            f"{type(value).__name__}"
+        )
+    messages: list[dict[str, Any]] = []
+    for index, item in enumerate(value):
+        kind = _get(item, "type")
+        role = _get(item, "role")
+        if kind == "reasoning":
+            continue
+        if kind == "function_call":
+            call = {"name": _get(item, "name"), "arguments": _get(item, "arguments")}
+            tool_call = {"id": _get(item, "call_id"), "type": "function", "function": call}
+            messages.append({"role": "assistant", "content": None, "tool_calls": [tool_call]})
+        elif kind == "function_call_output":
+            output = _get(item, "output")
+            messages.append(
+                {"role": "tool", "tool_call_id": _get(item, "call_id"), "content": output}
+            )
+        elif isinstance(role, str) and (isinstance(item, Mapping) or hasattr(item, "content")):
+            content = _get(item, "content")
+            if (
+                role == "assistant"
+                and isinstance(content, Sequence)
+                and not isinstance(content, str)
+            ):
+                texts = [_get(part, "text") for part in content]
+                content = "\n".join(text for text in texts if isinstance(text, str))
+            messages.append({"role": role, "content": content})
+        else:
+            raise bad_input(
+                f"input[{index}] is not a Responses API input item this SDK knows (a message "
+                f"with role and content, a function_call or a function_call_output): "
+                f"{type(item).__name__}"
+            )
+    return messages

@@ -103,7 +103,7 @@ class Composo(BaseClient):
 
     def evaluate(
         self,
-        messages: list[dict[str, Any]],
+        messages: list[dict[str, Any]] | None = None,
         criteria: str | list[str] | None = None,
         system: str | None = None,
         tools: list[dict[str, Any]] | None = None,
@@ -116,6 +116,7 @@ class Composo(BaseClient):
         explanation_cleaning: str | None = None,
         data_retention: str | None = None,
         model_core: str | None = None,
+        input: Any = None,
     ) -> Any:
         """Score a conversation against one criterion or several, concurrently.
 
@@ -135,6 +136,8 @@ class Composo(BaseClient):
             explanation_cleaning: "end_user" adds `cleaned_explanation` to the result.
             data_retention: "none" scores without storing the conversation.
             model_core: The model core for this call, overriding the client's.
+            input: Instead of `messages`, the `input` you gave the OpenAI Responses API (a
+                str or a list of input items); it is converted to messages.
 
         Returns:
             An `EvaluationResponse`, or a list of them for a list of criteria; with
@@ -157,6 +160,7 @@ class Composo(BaseClient):
             explanation_cleaning=explanation_cleaning,
             data_retention=data_retention,
             model_core=self._core(model_core),
+            input=input,
         )
         return self._run_plan(plan)
 

@@ -550,3 +550,34 @@ async def test_other_bad_arguments_are_refused_before_sending(
     with pytest.raises(MalformedError, match=message):
         await flavor.call(client.evaluate, MESSAGES, CRITERION, **kwargs)
     assert route.call_count == 0
+
+
+async def test_responses_api_input_replaces_messages(
+    flavor: Flavor, router: respx.MockRouter
+) -> None:
+    route = reward_route(router)
+    client = flavor.client()
+    await flavor.call(
+        client.evaluate, input="Where is my parcel?", result="It arrives today.", criteria=CRITERION
+    )
+    assert body_of(route.calls.last)["messages"] == [
+        {"role": "user", "content": "Where is my parcel?"},
+        {"role": "assistant", "content": "It arrives today."},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"messages": MESSAGES, "input": "hi"}, "not both"),
+        ({}, "pass messages"),
+    ],
+)
+async def test_messages_and_input_are_exclusive_and_one_is_needed(
+    flavor: Flavor, router: respx.MockRouter, kwargs: dict[str, Any], message: str
+) -> None:
+    route = reward_route(router)
+    client = flavor.client()
+    with pytest.raises(MalformedError, match=message):
+        await flavor.call(client.evaluate, criteria=CRITERION, **kwargs)
+    assert route.call_count == 0

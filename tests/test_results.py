@@ -328,3 +328,74 @@ def test_anthropic_message_with_only_thinking_is_refused() -> None:
     message = types.Message.model_validate(ANTHROPIC_THINKING_ONLY)
     with pytest.raises(MalformedError, match="Anthropic Message with no text or tool_use"):
         result_to_message(message)
+
+
+# --- responses_input_to_messages: the official SDK's `input=` ---------------------------------
+
+
+def test_responses_input_string_is_one_user_message() -> None:
+    from composo._results import responses_input_to_messages
+
+    assert responses_input_to_messages("Where is my order?") == [
+        {"role": "user", "content": "Where is my order?"}
+    ]
+
+
+def test_responses_input_items_become_chat_messages() -> None:
+    from composo._results import responses_input_to_messages
+
+    items = [
+        {"role": "system", "content": "Be brief."},
+        {"type": "message", "role": "user", "content": "Weather in Paris?"},
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        {"type": "function_call", "call_id": "c1", "name": "weather", "arguments": '{"q":"Paris"}'},
+        {"type": "function_call_output", "call_id": "c1", "output": "18C"},
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [
+                {"type": "output_text", "text": "It is"},
+                {"type": "output_text", "text": "18C."},
+            ],
+        },
+    ]
+    assert responses_input_to_messages(items) == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "weather", "arguments": '{"q":"Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "18C"},
+        {"role": "assistant", "content": "It is\n18C."},
+    ]
+
+
+def test_responses_input_accepts_real_openai_item_objects() -> None:
+    openai_types = pytest.importorskip("openai.types.responses")
+    from composo._results import responses_input_to_messages
+
+    items = [
+        openai_types.EasyInputMessageParam(role="user", content="Hi"),
+        openai_types.ResponseFunctionToolCall(
+            type="function_call", call_id="c9", name="lookup", arguments="{}"
+        ),
+    ]
+    messages = responses_input_to_messages(items)
+    assert messages[0] == {"role": "user", "content": "Hi"}
+    assert messages[1]["tool_calls"][0]["id"] == "c9"
+
+
+@pytest.mark.parametrize("bad", [42, b"bytes", [{"type": "mystery"}], [7]])
+def test_responses_input_of_unknown_shape_is_refused(bad: object) -> None:
+    from composo._results import responses_input_to_messages
+
+    with pytest.raises(MalformedError):
+        responses_input_to_messages(bad)
