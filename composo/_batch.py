@@ -225,7 +225,35 @@ def summary_rows(rows: Iterable[tuple[str, float | None, bool]]) -> dict[str, di
     return table
 
 
-class AsyncBatch:
+class _BatchBase:
+    """What both batch iterators hold: the input, the criteria, the options and the counts."""
+
+    def __init__(
+        self,
+        items: Iterable[Any] | AsyncIterable[Any],
+        criteria: list[str],
+        concurrency: int,
+        on_progress: Callable[[BatchProgress], None] | None,
+        options: Mapping[str, Any],
+        skip: Callable[[int, str | None, str], bool] | None,
+    ) -> None:
+        self._items = items
+        self._criteria = criteria
+        self._concurrency = concurrency
+        self._on_progress = on_progress
+        self._options = options
+        self._skip = skip
+        self.progress = BatchProgress()
+
+    def _count(self, result: BatchResult) -> None:
+        self.progress.done += 1
+        if result.error is not None:
+            self.progress.failed += 1
+        if self._on_progress is not None:
+            self._on_progress(self.progress)
+
+
+class AsyncBatch(_BatchBase):
     """An async iterator of `BatchResult`s in completion order; `collect()` gives input order.
 
     Workers start on first iteration and stop when the input is exhausted, when iteration is
@@ -244,14 +272,8 @@ class AsyncBatch:
         *,
         skip: Callable[[int, str | None, str], bool] | None = None,
     ) -> None:
+        super().__init__(items, criteria, concurrency, on_progress, options, skip)
         self._client = client
-        self._skip = skip
-        self._items = items
-        self._criteria = criteria
-        self._concurrency = concurrency
-        self._on_progress = on_progress
-        self._options = options
-        self.progress = BatchProgress()
         self._iterator: AsyncIterator[BatchResult] | None = None
 
     def __aiter__(self) -> Self:
@@ -348,15 +370,8 @@ class AsyncBatch:
             if async_pairs is not None:
                 await async_pairs.aclose()  # type: ignore[attr-defined]
 
-    def _count(self, result: BatchResult) -> None:
-        self.progress.done += 1
-        if result.error is not None:
-            self.progress.failed += 1
-        if self._on_progress is not None:
-            self._on_progress(self.progress)
 
-
-class SyncBatch:
+class SyncBatch(_BatchBase):
     """An iterator of `BatchResult`s in completion order; `collect()` gives input order.
 
     Worker threads start on first iteration; `close()` (or leaving a `with` block) stops them.
@@ -373,14 +388,14 @@ class SyncBatch:
         *,
         skip: Callable[[int, str | None, str], bool] | None = None,
     ) -> None:
+        if isinstance(items, AsyncIterable) or not isinstance(items, Iterable):
+            raise bad_input(
+                f"Composo.evaluate_batch takes a plain iterable of items, got "
+                f"{type(items).__name__} (AsyncComposo.evaluate_batch takes async iterables)"
+            )
+        super().__init__(items, criteria, concurrency, on_progress, options, skip)
+        self._plain_items: Iterable[Any] = items
         self._client = client
-        self._skip = skip
-        self._items = items
-        self._criteria = criteria
-        self._concurrency = concurrency
-        self._on_progress = on_progress
-        self._options = options
-        self.progress = BatchProgress()
         self._iterator: Iterator[BatchResult] | None = None
         self._cancel = threading.Event()
 
@@ -411,7 +426,7 @@ class SyncBatch:
     def _run(self) -> Iterator[BatchResult]:
         from composo._sync_client import _Cancelled
 
-        pairs = _pairs_of(enumerate(self._items), self._criteria, self._options, self._skip)
+        pairs = _pairs_of(enumerate(self._plain_items), self._criteria, self._options, self._skip)
         pull = threading.Lock()
         results: queue.Queue[BatchResult | BaseException | None] = queue.Queue(
             maxsize=self._concurrency
@@ -472,13 +487,6 @@ class SyncBatch:
             self._cancel.set()
             for thread in threads:
                 thread.join()
-
-    def _count(self, result: BatchResult) -> None:
-        self.progress.done += 1
-        if result.error is not None:
-            self.progress.failed += 1
-        if self._on_progress is not None:
-            self._on_progress(self.progress)
 
 
 def batch_options(
