@@ -247,3 +247,8 @@ def test_summary_counts_means_failures_and_binary_pass_rate() -> None:
     assert table["Reward a"]["pass_rate"] is None
     assert table["Passes if b"]["pass_rate"] == 0.5
     assert in_input_order(reversed(results))[0].index == 0
+
+
+def test_sync_batch_refuses_an_async_iterable_with_a_pointer_to_the_async_client() -> None:
+    with Composo(api_key="k") as client, pytest.raises(MalformedError, match="AsyncComposo"):
+        client.evaluate_batch(async_items(3), "Reward a")
