@@ -229,7 +229,8 @@ class _Progress:
             width = 30
             filled = int(width * progress.done / self.total) if self.total else width
             bar = "#" * filled + "." * (width - filled)
-            self.stream.write(f"\r[{bar}] {text}" + ("\n" if final else ""))
+            # \x1b[K clears what a longer previous line left behind.
+            self.stream.write(f"\r[{bar}] {text}\x1b[K" + ("\n" if final else ""))
         else:
             self.stream.write(f"composo: {text}\n")
         self.stream.flush()
