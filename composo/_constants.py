@@ -64,8 +64,11 @@ MAX_TAG_LENGTH: Final = 64
 # The server needs a conversation to judge: at least a prompt and a reply.
 MIN_MESSAGES: Final = 2
 
-# Cores named like this are the fast binary-only models that cannot score traces or all turns.
+# Cores named like this are the fast models that cannot score traces or every turn.
 LIGHTNING_CORE_PREFIX: Final = "align-lightning"
+
+# Lightning cores that take only binary criteria ("Passes if" / "Fails if").
+BINARY_ONLY_CORES: Final = frozenset({"align-lightning-20251127"})
 
 # The one logger this library writes to; configuring it is left to the application.
 LOGGER_NAME: Final = "composo"

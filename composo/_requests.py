@@ -17,6 +17,7 @@ from composo._models import EvaluationResponse
 from composo._results import responses_input_to_messages, result_to_message
 from composo._validation import (
     build_messages,
+    check_core_takes_criteria,
     check_exactly_one,
     check_model_core,
     convert_tags,
@@ -164,6 +165,8 @@ def plan_evaluate(
     core: str | Unset = UNSET
     if model_core is not None:
         core = check_model_core(model_core, evaluate_latest=evaluate_latest)
+        if not by_name:
+            check_core_takes_criteria(core, values)
     converted_tags = convert_tags(tags)
     shared: dict[str, Any] = {
         "messages": [ChatMessage.from_dict(message) for message in conversation],

@@ -303,9 +303,13 @@ class Composo(BaseClient):
             self._check_open()
         return [future.result() for future in futures]
 
-    def _run(self, call: Call, cancel: threading.Event, deadline: float | None = None) -> Any:
+    def _run(
+        self, call: Call, cancel: threading.Event | None = None, deadline: float | None = None
+    ) -> Any:
         """Send one call with retries, backoff and the total deadline."""
         self._check_open()
+        if cancel is None:
+            cancel = threading.Event()
         if deadline is None:
             deadline = time.monotonic() + self.timeout
         url = self._url(call)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from composo._constants import (
+    BINARY_ONLY_CORES,
     BINARY_PREFIXES,
     CRITERIA_PREFIXES,
     LIGHTNING_CORE_PREFIX,
@@ -242,7 +243,7 @@ def build_messages(messages: object, result_message: dict[str, Any] | None) -> l
 
 
 def is_lightning_core(core: str) -> bool:
-    """Tell whether a model core is a lightning core (fast, binary-only, single-turn).
+    """Tell whether a model core is a lightning core (fast, last turn only, no traces).
 
     Args:
         core: The model core name.
@@ -251,6 +252,23 @@ def is_lightning_core(core: str) -> bool:
         True when the name starts with "align-lightning".
     """
     return core.startswith(LIGHTNING_CORE_PREFIX)
+
+
+def check_core_takes_criteria(core: str, criteria: list[str]) -> None:
+    """Refuse graded criteria on a core that takes only binary ones, as the server does.
+
+    Raises:
+        MalformedError: A criterion that does not start with "Passes if" / "Fails if".
+    """
+    if core not in BINARY_ONLY_CORES:
+        return
+    for criterion in criteria:
+        if not is_binary_criterion(criterion):
+            raise bad_input(
+                f"model_core {core!r} takes only binary criteria ('Passes if ...' or "
+                f"'Fails if ...'), got {_quote(criterion)}; use an align core such as "
+                f"{_SUGGESTED_ALIGN_CORE!r} for graded criteria"
+            )
 
 
 def check_model_core(

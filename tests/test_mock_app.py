@@ -221,6 +221,19 @@ def test_evaluations_filter_finds_evaluations_by_tag(client: httpx.Client) -> No
     assert body["evaluations"][0]["tags"] == {"env": "prod"}
 
 
+def test_evaluations_filter_reads_integral_floats_as_integers(client: httpx.Client) -> None:
+    # JSON Schema counts 2.0 as an integer and pydantic reads it as 2, so the service does too.
+    for _ in range(3):
+        client.post("/api/v1/evals/reward", json=reward())
+
+    response = client.post("/api/v1/evaluations/filter", json={"page": 2.0, "page_size": 2.0})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["page"], body["page_size"], body["total_pages"]) == (2, 2, 2)
+    assert len(body["evaluations"]) == 1
+
+
 def test_metadata_criteria_lists_the_criteria_used(client: httpx.Client) -> None:
     client.post("/api/v1/evals/reward", json=reward())
     client.post("/api/v1/evals/reward", json=reward())
@@ -359,11 +372,40 @@ def test_missing_body_is_422(client: httpx.Client) -> None:
     assert error == {"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}
 
 
-def test_non_object_body_is_422_with_one_error(client: httpx.Client) -> None:
-    [error] = errors_of(client.post("/api/v1/evals/reward", json=[1, 2]))
+@pytest.mark.parametrize("path", ["/api/v1/evals/reward", "/api/v1/evals/trace"])
+@pytest.mark.parametrize("body", [[1, 2], "AAA", 3])
+def test_non_object_body_is_422_with_one_error(client: httpx.Client, path: str, body: Any) -> None:
+    [error] = errors_of(client.post(path, json=body))
 
     assert error["loc"] == ["body"]
     assert error["type"] == "model_attributes_type"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/evals/reward", "/api/v1/annotations/rating", "/api/v1/metadata/criteria"]
+)
+def test_json_null_body_is_422_missing_like_no_body(client: httpx.Client, path: str) -> None:
+    response = client.post(path, content=b"null", headers={"Content-Type": "application/json"})
+
+    [error] = errors_of(response)
+    assert error == {"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}
+
+
+def test_property_named_like_an_annotation_is_still_validated(client: httpx.Client) -> None:
+    # LLMToolDefinition has a property called `description`, a word that is also a schema
+    # annotation: it must be checked as a property, not dropped as an annotation.
+    trace = agent_trace()
+    interaction = trace["agent_instance_by_id"]["flights-1"]["interactions"][0]
+    interaction["tools_available"] = [{"name": "search", "description": {}, "parameters": "{}"}]
+
+    response = client.post(
+        "/api/v1/evals/trace", json={"trace": trace, "evaluation_criteria": CRITERION}
+    )
+
+    [error] = errors_of(response)
+    loc = ["body", "trace", "agent_instance_by_id", "flights-1", "interactions", 0]
+    assert error["loc"] == [*loc, "tools_available", 0, "description"]
+    assert error["type"] == "string_type"
 
 
 def test_broken_trace_interaction_points_at_the_bad_field(client: httpx.Client) -> None:
@@ -489,3 +531,21 @@ def test_unknown_path_is_404_and_wrong_method_is_405(client: httpx.Client) -> No
     assert missing.status_code == 404
     assert missing.json() == {"detail": "Not Found"}
     assert wrong_method.status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("GET", "/api/v1/evals/reward", "POST"),
+        ("DELETE", "/api/v1/usage", "GET"),
+        ("TRACE", "/api/v1/traces/3f2b8c1e-7d4a-4e9b-9c1a-5b6d7e8f9a01", "GET"),
+    ],
+)
+def test_wrong_method_is_405_with_allow_naming_the_served_methods(
+    client: httpx.Client, method: str, path: str, allow: str
+) -> None:
+    response = client.request(method, path)
+
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
+    assert response.json() == {"detail": "Method Not Allowed"}

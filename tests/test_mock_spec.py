@@ -17,7 +17,7 @@ from referencing.jsonschema import DRAFT202012
 
 from composo._mock import MockServer, spec_path
 from composo._mock._handlers import HANDLERS
-from composo._mock._spec import load_spec
+from composo._mock._spec import inline_schema, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_URI = "urn:test:openapi"
@@ -173,6 +173,28 @@ def assert_conforms(operation_id: str, response: httpx.Response) -> None:
 
 def test_spec_path_finds_the_repository_spec() -> None:
     assert spec_path().resolve() == (ROOT / "openapi.yaml").resolve()
+
+
+def test_inlining_keeps_properties_whose_names_are_schema_keywords() -> None:
+    doc = {"components": {"schemas": {"Text": {"type": "string", "description": "Some text."}}}}
+    schema = {
+        "type": "object",
+        "description": "A tool.",
+        "properties": {
+            "description": {"$ref": "#/components/schemas/Text"},
+            "title": {"type": "string", "title": "Title"},
+            "default": {"type": "integer"},
+        },
+    }
+
+    assert inline_schema(doc, schema) == {
+        "type": "object",
+        "properties": {
+            "description": {"type": "string"},
+            "title": {"type": "string"},
+            "default": {"type": "integer"},
+        },
+    }
 
 
 def test_every_operation_of_the_spec_has_a_handler() -> None:

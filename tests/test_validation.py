@@ -353,3 +353,25 @@ def test_check_model_core_refuses_unusable_cores(
 ) -> None:
     with _refused(message):
         check_model_core(core, for_trace=for_trace, evaluate_latest=evaluate_latest)
+
+
+@pytest.mark.parametrize(
+    ("core", "criteria", "refused"),
+    [
+        ("align-lightning-20251127", ["Passes if polite"], False),
+        ("align-lightning-20251127", ["passes if polite", "Fails if rude"], False),
+        ("align-lightning-20251127", ["Passes if polite", "Reward warmth"], True),
+        ("align-lightning-20250731", ["Reward warmth"], False),
+        ("align-20251111", ["Reward warmth"], False),
+    ],
+)
+def test_binary_only_core_refuses_graded_criteria(
+    core: str, criteria: list[str], refused: bool
+) -> None:
+    from composo._validation import check_core_takes_criteria
+
+    if refused:
+        with pytest.raises(MalformedError, match="only binary criteria"):
+            check_core_takes_criteria(core, criteria)
+    else:
+        check_core_takes_criteria(core, criteria)

@@ -104,9 +104,11 @@ def _prefer_rule_wording(
     should not be valid under {}"); when the coded rules explain the same refusal, their
     messages replace the schema's `value_error` items and those at the same location.
     """
+    if not isinstance(body, Mapping):  # a JSON string, list or number: the schema's words
+        return schema_found
     try:
         ruled = rules(body)
-    except (KeyError, TypeError, AttributeError):  # a body the rules cannot even read
+    except (KeyError, TypeError, AttributeError):  # fields the rules cannot read
         return schema_found
     if not ruled:
         return schema_found
@@ -208,15 +210,20 @@ def _route(
 def _unmatched(
     state: MockState, templates: list[tuple[re.Pattern[str], str]]
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Answers paths and methods the spec does not have, as FastAPI would (404 / 405)."""
+    """Answers paths and methods the spec does not have, as FastAPI would (404 / 405).
+
+    `templates` pairs each path's pattern with its `Allow` value: a 405 must list the methods
+    the path does serve (RFC 9110), as Starlette's does.
+    """
 
     async def serve(request: web.Request) -> web.StreamResponse:
         state.counters.enter()
         status = 404
         try:
-            if any(pattern.fullmatch(request.path) for pattern, _ in templates):
-                status = 405
-                return _json(405, {"detail": "Method Not Allowed"})
+            for pattern, allow in templates:
+                if pattern.fullmatch(request.path):
+                    status = 405
+                    return _json(405, {"detail": "Method Not Allowed"}, {"Allow": allow})
             return _json(404, {"detail": "Not Found"})
         finally:
             state.counters.leave(request.method, UNMATCHED, status)
@@ -231,11 +238,14 @@ def _template_pattern(path: str) -> re.Pattern[str]:
 def build_app(state: MockState) -> web.Application:
     """The aiohttp application serving every operation of the state's spec."""
     app = web.Application()
-    templates = []
+    methods: dict[str, list[str]] = {}
     for op in state.spec.operations.values():
         handler = HANDLERS.get(op.operation_id, _not_implemented)
         app.router.add_route(op.method, op.path, _route(state, op, handler))
-        templates.append((_template_pattern(op.path), op.path))
+        methods.setdefault(op.path, []).append(op.method)
+    templates = [
+        (_template_pattern(path), ", ".join(sorted(served))) for path, served in methods.items()
+    ]
     app.router.add_route("*", "/{tail:.*}", _unmatched(state, templates))
     return app
 

@@ -201,8 +201,9 @@ def get_rate_limits(state: MockState, call: Call) -> Reply:
 def filter_evaluations(state: MockState, call: Call) -> Reply:
     """POST /api/v1/evaluations/filter."""
     body = call.body
-    page = body.get("page", 1)
-    page_size = body.get("page_size", 50)
+    # JSON Schema counts 3.0 as an integer, and pydantic turns it into 3: so does the mock.
+    page = int(body.get("page", 1))
+    page_size = int(body.get("page_size", 50))
     criteria_filter = body.get("criteria_filter")
     rows = state.store.filter_evaluations(
         body.get("filters", []),

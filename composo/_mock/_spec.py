@@ -40,6 +40,10 @@ _ANNOTATIONS = frozenset(
     {"title", "description", "examples", "example", "deprecated", "readOnly", "writeOnly"}
 )
 
+# Keywords whose value maps names to subschemas: the names there are data (a property may be
+# called `description` or `default`), only the values are schemas.
+_NAMED_SUBSCHEMAS = frozenset({"properties", "patternProperties", "dependentSchemas", "$defs"})
+
 
 def spec_path() -> Path:
     """The openapi.yaml the mock serves: packaged inside `composo`, else at the repo root.
@@ -122,7 +126,10 @@ def inline_schema(doc: Mapping[str, Any], schema: Any, _stack: tuple[str, ...] =
             continue
         if key == "$ref" and isinstance(value, str):
             continue
-        out[key] = value if key in _DATA_KEYWORDS else inline_schema(doc, value, _stack)
+        if key in _NAMED_SUBSCHEMAS and isinstance(value, dict):
+            out[key] = {name: inline_schema(doc, sub, _stack) for name, sub in value.items()}
+        else:
+            out[key] = value if key in _DATA_KEYWORDS else inline_schema(doc, value, _stack)
     ref = schema.get("$ref")
     if not isinstance(ref, str):
         return out

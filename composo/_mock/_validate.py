@@ -252,13 +252,17 @@ def parse_body(raw: bytes, required: bool) -> tuple[Any, list[ErrorItem]]:
             return None, [item(["body"], "Field required", "missing")]
         return None, []
     try:
-        return json.loads(raw), []
+        body = json.loads(raw)
     except json.JSONDecodeError as exc:
         error = item(["body", exc.pos], "JSON decode error", "json_invalid", {})
         error["ctx"] = {"error": exc.msg}
         return None, [error]
     except UnicodeDecodeError:
         return None, [item(["body", 0], "JSON decode error", "json_invalid", {})]
+    if body is None and required:
+        # FastAPI reads a JSON `null` for a required body as no body at all.
+        return None, [item(["body"], "Field required", "missing")]
+    return body, []
 
 
 def _coerce(param: Parameter, raw: str) -> tuple[Any, ErrorItem | None]:
