@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,20 @@ def operations() -> list[tuple[str, str, dict[str, Any]]]:
             if method in {"get", "post", "put", "patch", "delete"}:
                 found.append((method, path, operation))
     return found
+
+
+def same_json(left: Any, right: Any) -> bool:
+    """Equal as JSON, where two spellings of one instant (`Z`, `+00:00`) count as equal: the
+    generated models hold `datetime`s and write them back with `isoformat()`."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(same_json(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(same_json, left, right))
+    if isinstance(left, str) and isinstance(right, str) and left != right:
+        try:
+            return datetime.fromisoformat(left) == datetime.fromisoformat(right)
+        except ValueError:
+            return False
+    if isinstance(left, bool) or isinstance(right, bool):
+        return left is right
+    return bool(left == right)

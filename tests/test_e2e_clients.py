@@ -65,6 +65,7 @@ from composo_api.models import (
     ValidationErrorResponse,
 )
 from composo_api.types import Response
+from tests._spec_util import same_json
 
 pytestmark = pytest.mark.e2e
 
@@ -353,23 +354,6 @@ def api(server: MockServer) -> Iterator[AuthenticatedClient]:
         yield generated
 
 
-def _same_json(left: Any, right: Any) -> bool:
-    """Equal as JSON, where two spellings of one instant (`Z`, `+00:00`) count as equal: the
-    models hold `datetime`s, written back with `isoformat()`."""
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_same_json(left[k], right[k]) for k in left)
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(map(_same_json, left, right))
-    if isinstance(left, str) and isinstance(right, str) and left != right:
-        try:
-            return datetime.fromisoformat(left) == datetime.fromisoformat(right)
-        except ValueError:
-            return False
-    if isinstance(left, bool) or isinstance(right, bool):
-        return left is right
-    return bool(left == right)
-
-
 def parsed(response: Response[Any], status: int, model: type[Any]) -> Any:
     """The typed model of a response, after checking it round-trips to the JSON sent."""
     assert response.status_code == status, response.content
@@ -377,7 +361,7 @@ def parsed(response: Response[Any], status: int, model: type[Any]) -> Any:
     assert isinstance(value, model), f"{type(value).__name__} is not {model.__name__}"
     assert attrs.has(type(value))
     sent = json.loads(response.content)
-    assert _same_json(value.to_dict(), sent), (value.to_dict(), sent)
+    assert same_json(value.to_dict(), sent), (value.to_dict(), sent)
     return value
 
 

@@ -8,7 +8,6 @@ import json
 import re
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -19,7 +18,7 @@ import pytest
 import composo_api
 from composo_api import models
 from composo_api.client import Client
-from tests._spec_util import component, operations, resolve, spec, validator
+from tests._spec_util import component, operations, resolve, same_json, spec, validator
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,22 +27,6 @@ def _module_for(operation: dict[str, Any]) -> Any:
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", operation["operationId"]).lower()
     tag = operation["tags"][0].lower()
     return importlib.import_module(f"composo_api.api.{tag}.{name}")
-
-
-def _same_json(left: Any, right: Any) -> bool:
-    """Equal as JSON, where two spellings of one instant (`Z` / `+00:00`) count as equal."""
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_same_json(left[k], right[k]) for k in left)
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(map(_same_json, left, right))
-    if isinstance(left, str) and isinstance(right, str) and left != right:
-        try:
-            return datetime.fromisoformat(left) == datetime.fromisoformat(right)
-        except ValueError:
-            return False
-    if isinstance(left, bool) or isinstance(right, bool):
-        return left is right
-    return bool(left == right)
 
 
 def _ops() -> list[tuple[str, dict[str, Any]]]:
@@ -75,7 +58,7 @@ def test_success_response_parses_into_a_typed_generated_model(
     http_response = httpx.Response(200, json=example)
     parsed = module._parse_response(client=Client(base_url="http://x"), response=http_response)
     assert attrs.has(type(parsed)), f"{operation_id}: 200 parses to {type(parsed)!r}"
-    assert _same_json(parsed.to_dict(), example)
+    assert same_json(parsed.to_dict(), example)
 
 
 def _response_schema_examples() -> list[tuple[str, str, Any]]:
@@ -100,7 +83,7 @@ def _response_schema_examples() -> list[tuple[str, str, Any]]:
 def test_response_example_round_trips_through_its_model(name: str, example: Any) -> None:
     model = getattr(models, name)
     parsed = model.from_dict(example)
-    assert _same_json(parsed.to_dict(), example)
+    assert same_json(parsed.to_dict(), example)
 
 
 def test_reward_request_built_with_the_generated_models_validates_against_the_spec() -> None:
