@@ -20,6 +20,7 @@ from composo._version import __version__
 if TYPE_CHECKING:
     from composo import criteria
     from composo._async_client import AsyncComposo
+    from composo._batch import AsyncBatch, BatchProgress, BatchResult, SyncBatch
     from composo._exceptions import (
         APIConnectionError,
         APIError,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         RateLimitError,
     )
+    from composo._mock import AsyncMockServer, MockServer, mock_server
     from composo._models import EvaluationResponse
     from composo._sync_client import Composo
     from composo_api.models import (
@@ -57,9 +59,13 @@ __all__ = [
     "APITimeoutError",
     "AgentInstance",
     "AgentTraceResult",
+    "AsyncBatch",
     "AsyncComposo",
+    "AsyncMockServer",
     "AuthenticationError",
     "BadRequestError",
+    "BatchProgress",
+    "BatchResult",
     "ClientClosedError",
     "Composo",
     "ComposoError",
@@ -71,17 +77,23 @@ __all__ = [
     "LLMToolDefinition",
     "LLMToolResponse",
     "MalformedError",
+    "MockServer",
     "ModelCore",
     "MultiAgentTrace",
     "MultiAgentTraceResponse",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "SyncBatch",
     "__version__",
     "criteria",
+    "mock_server",
 ]
 
+_BATCH = "composo._batch"
 _EXCEPTIONS = "composo._exceptions"
+# The local mock server needs the `mock` extra; its names load only when used.
+_MOCK = "composo._mock"
 _MODELS = "composo_api.models"
 # Where each public name lives; imported on first access (PEP 562).
 _LAZY = {
@@ -91,9 +103,13 @@ _LAZY = {
     "APITimeoutError": _EXCEPTIONS,
     "AgentInstance": _MODELS,
     "AgentTraceResult": _MODELS,
+    "AsyncBatch": _BATCH,
     "AsyncComposo": "composo._async_client",
+    "AsyncMockServer": _MOCK,
     "AuthenticationError": _EXCEPTIONS,
     "BadRequestError": _EXCEPTIONS,
+    "BatchProgress": _BATCH,
+    "BatchResult": _BATCH,
     "ClientClosedError": _EXCEPTIONS,
     "Composo": "composo._sync_client",
     "ComposoError": _EXCEPTIONS,
@@ -105,12 +121,15 @@ _LAZY = {
     "LLMToolDefinition": _MODELS,
     "LLMToolResponse": _MODELS,
     "MalformedError": _EXCEPTIONS,
+    "MockServer": _MOCK,
     "ModelCore": _MODELS,
     "MultiAgentTrace": _MODELS,
     "MultiAgentTraceResponse": _MODELS,
     "NotFoundError": _EXCEPTIONS,
     "PermissionDeniedError": _EXCEPTIONS,
     "RateLimitError": _EXCEPTIONS,
+    "SyncBatch": _BATCH,
+    "mock_server": _MOCK,
 }
 
 
@@ -120,7 +139,14 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'composo' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    try:
+        value = getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        if module != _MOCK:
+            raise
+        raise ImportError(
+            f"composo.{name} needs the mock extra: pip install 'composo[mock]' ({exc})"
+        ) from exc
     globals()[name] = value
     return value
 
