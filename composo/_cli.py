@@ -17,9 +17,12 @@ commands:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `composo` command line; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in {"-h", "--help"}:
+    if not args:
+        print(_USAGE, end="", file=sys.stderr)
+        return 2
+    if args[0] in {"-h", "--help"}:
         print(_USAGE, end="")
-        return 0 if args else 2
+        return 0
     if args[0] in {"-V", "--version"}:
         from composo._version import __version__
 
