@@ -347,3 +347,29 @@ async def test_trace_criteria_rules_match_evaluate(
     with pytest.raises(MalformedError, match="not both"):
         await flavor.call(client.evaluate_trace, TRACE_DICT, CRITERION, evaluator_name="x")
     assert route.call_count == 0
+
+
+async def test_official_trace_keywords_are_sent_only_when_set(
+    flavor: Flavor, router: respx.MockRouter
+) -> None:
+    route = _trace_route(router)
+    client = flavor.client()
+    await flavor.call(
+        client.evaluate_trace, TRACE_DICT, CRITERION, evaluate_latest=False, data_retention="none"
+    )
+    assert body_of(route.calls.last) == {
+        "trace": TRACE_DICT,
+        "evaluation_criteria": CRITERION,
+        "evaluate_latest": False,
+        "data_retention": "none",
+    }
+
+
+async def test_evaluate_latest_true_is_refused_for_traces(
+    flavor: Flavor, router: respx.MockRouter
+) -> None:
+    route = _trace_route(router)
+    client = flavor.client()
+    with pytest.raises(MalformedError, match="scored whole"):
+        await flavor.call(client.evaluate_trace, TRACE_DICT, CRITERION, evaluate_latest=True)
+    assert route.call_count == 0
