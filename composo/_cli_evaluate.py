@@ -194,14 +194,36 @@ def _replace(path: Path, lines: list[str]) -> None:
     os.replace(temporary, path)
 
 
-def _sort_output(output: Path, criteria: list[str]) -> list[dict[str, Any]]:
-    """Rewrite the output in input order; returns its records."""
+Row = tuple[str, float | None, bool]  # (criterion, score, failed): what the summary needs
+
+
+def _sort_output(output: Path, criteria: list[str]) -> list[Row]:
+    """Rewrite the output in input order; returns each record's summary row.
+
+    Only each line's sort key and place in the file are held in memory, not the records, so a
+    run over 100,000 conversations sorts in a few megabytes.
+    """
     position = {criterion: index for index, criterion in enumerate(criteria)}
-    with output.open(encoding="utf-8") as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    records.sort(key=lambda r: (r.get("line", 0), position.get(r["criterion"], len(position))))
-    _replace(output, [json.dumps(r, ensure_ascii=False) + "\n" for r in records])
-    return records
+    places: list[tuple[int, int, int, int]] = []
+    rows: list[Row] = []
+    with output.open("rb") as f:
+        offset = 0
+        for raw in f:
+            if raw.strip():
+                record = json.loads(raw)
+                rank = position.get(record["criterion"], len(position))
+                places.append((record.get("line", 0), rank, offset, len(raw)))
+                rows.append((record["criterion"], record.get("score"), "error" in record))
+            offset += len(raw)
+    places.sort()
+    handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=output.name, suffix=".tmp")
+    with output.open("rb") as source, os.fdopen(handle, "wb") as target:
+        for _, _, start, length in places:
+            source.seek(start)
+            chunk = source.read(length)
+            target.write(chunk if chunk.endswith(b"\n") else chunk + b"\n")
+    os.replace(temporary, output)
+    return rows
 
 
 class _Progress:
@@ -242,9 +264,9 @@ def _fmt(value: float | None, percent: bool = False) -> str:
     return f"{value:.1%}" if percent else f"{value:.3f}"
 
 
-def format_summary(records: list[dict[str, Any]], criteria: list[str]) -> str:
+def format_summary(rows: list[Row], criteria: list[str]) -> str:
     """The per-criterion table printed at the end of a run."""
-    table = summary_rows((r["criterion"], r.get("score"), "error" in r) for r in records)
+    table = summary_rows(rows)
     width = min(max((len(c) for c in table), default=9), 60)
     header = (
         f"{'criterion':<{width}}  {'count':>6}  {'mean':>6}  {'min':>6}  {'max':>6}  "
@@ -385,8 +407,8 @@ def run(argv: Sequence[str]) -> int:
         except ComposoError as exc:
             print(f"composo evaluate: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    records = _sort_output(output, criteria)
-    print(format_summary(records, criteria))
-    failures = sum(1 for r in records if "error" in r)
-    print(f"\n{len(records)} results in {output}; {failures} failed", file=sys.stderr)
+    rows = _sort_output(output, criteria)
+    print(format_summary(rows, criteria))
+    failures = sum(1 for _, _, failed in rows if failed)
+    print(f"\n{len(rows)} results in {output}; {failures} failed", file=sys.stderr)
     return EXIT_OK if failures == 0 else EXIT_FAILURES
