@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import random
 import sys
 import threading
 import time
@@ -251,7 +252,15 @@ class BaseClient:
         return retry_after
 
     def _pause_left(self) -> float:
-        return max(self._paused_until - time.monotonic(), 0.0)
+        """Seconds this call should wait for a client-wide rate-limit pause (0 when none).
+
+        Each waiter adds up to `jitter` of the pause at random, so that the callers held back
+        do not all start again in the same instant and hit the limit together.
+        """
+        left = self._paused_until - time.monotonic()
+        if left <= 0:
+            return 0.0
+        return left * (1.0 + self._retry_policy.jitter * random.random())
 
     def _next_wait(
         self,

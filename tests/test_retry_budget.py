@@ -86,3 +86,16 @@ async def test_a_batch_during_an_outage_fails_fast_instead_of_multiplying_load()
     assert all(r.error is not None and r.error.status_code == 503 for r in results)
     # Without the budget: 300 x 4 = 1,200 requests. With it: one each plus 500 / 5 retries.
     assert sent <= 300 + 500 // RETRY_COST
+
+
+def test_rate_limit_pause_is_spread_so_waiters_do_not_restart_together() -> None:
+    import time
+
+    with Composo(api_key="k", http_client=httpx.Client()) as client:
+        client._paused_until = time.monotonic() + 1.0
+        waits = [client._pause_left() for _ in range(200)]
+        client._paused_until = time.monotonic() - 1.0
+        assert client._pause_left() == 0.0
+    assert min(waits) > 0.9
+    assert max(waits) <= 1.0 * (1 + client._retry_policy.jitter)
+    assert max(waits) - min(waits) > 0.1  # spread, not one instant
