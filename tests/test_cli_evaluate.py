@@ -173,6 +173,14 @@ def test_api_key_comes_from_a_file_and_never_from_a_plain_argument(
     assert exit_info.value.code == 2
 
 
+# A test run started in the background (`cmd &`) ignores SIGINT, and children inherit that:
+# the command under test gets Python's own Ctrl-C handler back, as it has on a terminal.
+_WITH_CTRL_C = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'composo'; runpy.run_module('composo._cli', run_name='__main__')"
+)
+
+
 def test_ctrl_c_leaves_a_valid_output_file_that_resume_completes(tmp_path: Path) -> None:
     source = write_input(tmp_path / "in.jsonl", 200)
     output = tmp_path / "out.jsonl"
@@ -180,7 +188,7 @@ def test_ctrl_c_leaves_a_valid_output_file_that_resume_completes(tmp_path: Path)
     # loaded machine.
     with MockServer(latency=0.05) as slow:
         env = {**os.environ, "COMPOSO_API_KEY": "k", "COMPOSO_BASE_URL": slow.base_url}
-        command = [sys.executable, "-m", "composo._cli", "evaluate", str(source)]
+        command = [sys.executable, "-c", _WITH_CTRL_C, "evaluate", str(source)]
         command += [*criteria_args(), "--output", str(output)]
         process = subprocess.Popen(
             [*command, "--concurrency", "2"],

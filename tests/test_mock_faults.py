@@ -247,3 +247,27 @@ def test_out_of_range_settings_are_refused(settings: dict[str, Any]) -> None:
 def test_configure_refuses_unknown_settings(server: MockServer) -> None:
     with pytest.raises(TypeError, match="p404"):
         server.configure(p404=1.0)
+
+
+@pytest.mark.e2e
+def test_a_client_leaving_mid_request_is_counted_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+    import time
+
+    from composo._mock import MockServer
+    from composo._mock._app import CLIENT_GONE
+
+    with MockServer() as server:
+        with socket.create_connection(("127.0.0.1", server.port)) as raw:
+            raw.sendall(
+                b"POST /api/v1/evals/reward HTTP/1.1\r\nHost: x\r\nAPI-Key: k\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"messages"'
+            )
+            time.sleep(0.1)
+        deadline = time.monotonic() + 5
+        while server.counters.count(status=CLIENT_GONE) == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.counters.count("POST", "/api/v1/evals/reward", CLIENT_GONE) == 1
+    assert not [
+        r for r in caplog.records if r.name.startswith("composo") and r.levelname == "ERROR"
+    ]

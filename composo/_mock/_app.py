@@ -53,6 +53,9 @@ _FAULT_DETAILS: Mapping[int, str] = {
 # aiohttp knows no reason phrase for Cloudflare's 524.
 _REASONS: Mapping[int, str] = {524: "A Timeout Occurred"}
 
+# Counted as the status of a request whose client disconnected before it was answered.
+CLIENT_GONE = 499
+
 # Seconds a stopping server waits for requests still being answered.
 SHUTDOWN_TIMEOUT = 1.0
 
@@ -195,6 +198,11 @@ def _route(
             else:
                 try:
                     status, payload, headers = await answer(request)
+                except ConnectionResetError:
+                    # The client went away mid-request (a cancelled call, Ctrl-C): nobody is
+                    # left to answer, and it is no failure of the mock's.
+                    status = CLIENT_GONE
+                    return web.Response()
                 except Exception:
                     logger.exception("the Composo mock failed on %s %s", method, request.path)
                     status, payload = 500, {"detail": "Internal server error"}

@@ -139,7 +139,8 @@ class Counters:
 
     Attributes:
         total: requests answered (dropped connections included).
-        by_route: (method, path template) -> status -> count; status 0 means dropped.
+        by_route: (method, path template) -> status -> count; status 0 means dropped by the
+            mock, 499 that the client went away before it was answered.
         by_status: status -> count.
         in_flight: requests being handled when the snapshot was taken.
         peak_in_flight: the most requests handled at once.
