@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from composo._exceptions import ComposoError, bad_input
 from composo._models import EvaluationResponse
-from composo._requests import Call, plan_evaluate
+from composo._requests import Call, evaluate_options, plan_evaluate
 from composo._validation import is_binary_criterion, normalize_criteria
 
 if TYPE_CHECKING:
@@ -491,31 +491,21 @@ class SyncBatch(_BatchBase):
 
 def batch_options(
     *,
+    criteria: list[str],
     evaluate_latest: bool | None,
     explanation_cleaning: str | None,
     data_retention: str | None,
     model_core: str | None,
 ) -> dict[str, Any]:
-    """The per-batch `evaluate` arguments, checked once for the whole batch."""
+    """The per-batch `evaluate` arguments, checked once for the whole batch, so that a bad
+    option is one error before anything is sent, not one error record per item."""
     options: dict[str, Any] = {
         "evaluate_latest": evaluate_latest,
         "explanation_cleaning": explanation_cleaning,
         "data_retention": data_retention,
         "model_core": model_core,
     }
-    # Check them up front with a throwaway conversation, so that a bad option is one error
-    # before anything is sent, not one error record per item.
-    plan_evaluate(
-        [{"role": "user", "content": "."}, {"role": "assistant", "content": "."}],
-        "Reward .",
-        system=None,
-        tools=None,
-        result=None,
-        block=True,
-        tags=None,
-        evaluator_name=None,
-        **options,
-    )
+    evaluate_options(**options, criteria=criteria)
     return options
 
 

@@ -308,6 +308,7 @@ async def _evaluate(
         timeout=args.timeout,
     ) as client:
         options = batch_options(
+            criteria=criteria,
             evaluate_latest=None,
             explanation_cleaning=None,
             data_retention=None,

@@ -128,6 +128,38 @@ def _tools(tools: object) -> list[ToolDefinition] | Unset:
     return [ToolDefinition.from_dict(tool) for tool in tools]
 
 
+def evaluate_options(
+    *,
+    evaluate_latest: object,
+    explanation_cleaning: object,
+    data_retention: object,
+    model_core: object,
+    criteria: list[str] | None,
+) -> dict[str, Any]:
+    """Check the `evaluate` options that do not depend on the conversation.
+
+    Returns:
+        Those fields of a `RewardRequest`, `UNSET` where the caller gave nothing.
+
+    Raises:
+        MalformedError: An option breaks a rule the server applies, alone or with `criteria`
+            (a core that takes only binary criteria).
+    """
+    if evaluate_latest is not None and not isinstance(evaluate_latest, bool):
+        raise bad_input(f"evaluate_latest must be True or False, got {evaluate_latest!r}")
+    core: str | Unset = UNSET
+    if model_core is not None:
+        core = check_model_core(model_core, evaluate_latest=evaluate_latest)
+        if criteria is not None:
+            check_core_takes_criteria(core, criteria)
+    return {
+        "model_core": core,
+        "evaluate_latest": _unset_if_none(evaluate_latest),
+        "explanation_cleaning": _explanation_cleaning(explanation_cleaning),
+        "data_retention": _data_retention(data_retention),
+    }
+
+
 def plan_evaluate(
     messages: object,
     criteria: object,
@@ -160,23 +192,20 @@ def plan_evaluate(
     conversation = build_messages(messages, result_message)
     if system is not None and not isinstance(system, str):
         raise bad_input(f"system must be a string, got {type(system).__name__}")
-    if evaluate_latest is not None and not isinstance(evaluate_latest, bool):
-        raise bad_input(f"evaluate_latest must be True or False, got {evaluate_latest!r}")
-    core: str | Unset = UNSET
-    if model_core is not None:
-        core = check_model_core(model_core, evaluate_latest=evaluate_latest)
-        if not by_name:
-            check_core_takes_criteria(core, values)
+    options = evaluate_options(
+        evaluate_latest=evaluate_latest,
+        explanation_cleaning=explanation_cleaning,
+        data_retention=data_retention,
+        model_core=model_core,
+        criteria=None if by_name else values,
+    )
     converted_tags = convert_tags(tags)
     shared: dict[str, Any] = {
         "messages": [ChatMessage.from_dict(message) for message in conversation],
-        "model_core": core,
         "system": _unset_if_none(system),
         "tools": _tools(tools),
         "tags": UNSET if converted_tags is None else Tags.from_dict(converted_tags),
-        "evaluate_latest": _unset_if_none(evaluate_latest),
-        "explanation_cleaning": _explanation_cleaning(explanation_cleaning),
-        "data_retention": _data_retention(data_retention),
+        **options,
     }
     operation = evaluate_reward if block else evaluate_reward_background
     parse = EvaluationResponse.from_dict if block else _parse_background

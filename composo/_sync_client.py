@@ -251,6 +251,7 @@ class Composo(BaseClient):
         self._check_open()
         names, workers = check_batch_args(criteria, concurrency, self.max_concurrent_requests)
         options = batch_options(
+            criteria=names,
             evaluate_latest=evaluate_latest,
             explanation_cleaning=explanation_cleaning,
             data_retention=data_retention,

@@ -252,3 +252,16 @@ def test_summary_counts_means_failures_and_binary_pass_rate() -> None:
 def test_sync_batch_refuses_an_async_iterable_with_a_pointer_to_the_async_client() -> None:
     with Composo(api_key="k") as client, pytest.raises(MalformedError, match="AsyncComposo"):
         client.evaluate_batch(async_items(3), "Reward a")
+
+
+async def test_binary_only_core_is_checked_against_the_batch_criteria_themselves() -> None:
+    with respx.mock(base_url=BASE) as mock:
+        mock.post(REWARD).mock(side_effect=score_for)
+        async with async_client() as client:
+            core = "align-lightning-20251127"
+            results = await client.evaluate_batch(
+                sync_items(3), "Passes if polite", model_core=core
+            ).collect()
+            with pytest.raises(MalformedError, match="only binary criteria"):
+                client.evaluate_batch(sync_items(3), "Reward warmth", model_core=core)
+    assert [r.ok for r in results] == [True, True, True]
