@@ -56,17 +56,15 @@ class Call:
 
     method: str
     path: str
-    body: dict[str, Any]
-    parse: Callable[[Any], Any]
     # The JSON body, encoded once and sent as is by every attempt.
-    content: bytes = b""
+    content: bytes
+    parse: Callable[[Any], Any]
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any], parse: Callable[[Any], Any]) -> Call:
         """A call from a generated operation's `_get_kwargs(...)`."""
-        body = kwargs["json"]
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        return cls(kwargs["method"].upper(), kwargs["url"], body, parse, content)
+        content = json.dumps(kwargs["json"], ensure_ascii=False, separators=(",", ":")).encode()
+        return cls(kwargs["method"].upper(), kwargs["url"], content, parse)
 
 
 @dataclass(frozen=True, slots=True)
