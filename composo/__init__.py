@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
     from composo._mock import AsyncMockServer, MockServer, mock_server
     from composo._models import EvaluationResponse
+    from composo._ratelimit import RateLimiter
     from composo._sync_client import Composo
     from composo_api.models import (
         AgentInstance,
@@ -84,6 +85,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiter",
     "SyncBatch",
     "__version__",
     "criteria",
@@ -128,6 +130,7 @@ _LAZY = {
     "NotFoundError": _EXCEPTIONS,
     "PermissionDeniedError": _EXCEPTIONS,
     "RateLimitError": _EXCEPTIONS,
+    "RateLimiter": "composo._ratelimit",
     "SyncBatch": _BATCH,
     "mock_server": _MOCK,
 }

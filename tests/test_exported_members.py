@@ -7,6 +7,7 @@ import inspect
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,7 @@ EXPECTED_ALL = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiter",
     "SyncBatch",
     "__version__",
     "criteria",
@@ -129,8 +131,22 @@ def test_evaluate_signatures_match_between_clients() -> None:
     assert not inspect.iscoroutinefunction(Composo.evaluate)
 
 
-def test_constructor_parameters_match_except_async_concurrency_limit() -> None:
+def test_constructor_parameters_match_and_keep_the_official_positions() -> None:
     sync_params = inspect.signature(Composo.__init__).parameters
-    async_params = dict(inspect.signature(AsyncComposo.__init__).parameters)
-    assert async_params.pop("max_concurrent_requests").default == 5
-    assert list(sync_params) == list(async_params)
+    async_params = inspect.signature(AsyncComposo.__init__).parameters
+    assert set(sync_params) == set(async_params)
+    for name in sync_params:
+        assert sync_params[name].default == async_params[name].default, name
+
+    def positional(params: Any) -> list[str]:
+        return [n for n, p in params.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+
+    # The official SDK's positional order; the sync client's concurrency is keyword-only
+    # because the official sync client has no such parameter.
+    assert positional(sync_params) == [
+        "self", "api_key", "base_url", "num_retries", "model_core", "timeout"
+    ]  # fmt: skip
+    assert positional(async_params) == [
+        "self", "api_key", "base_url", "num_retries", "model_core", "max_concurrent_requests",
+        "timeout",
+    ]  # fmt: skip
