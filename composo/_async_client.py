@@ -10,24 +10,28 @@ from typing import Any, Self
 
 import httpx
 
+from composo._attempts import Done, Fail, Sleep
 from composo._base import BaseClient
-from composo._batch import AsyncBatch, BatchProgress, batch_options, check_batch_args
+from composo._batch import AsyncBatch, BatchProgress, BatchSpec, batch_spec
 from composo._constants import (
     DEFAULT_MAX_CONCURRENT_REQUESTS,
     DEFAULT_NUM_RETRIES,
     DEFAULT_TIMEOUT,
 )
-from composo._exceptions import ComposoError, RateLimitError, bad_input
+from composo._exceptions import ComposoError, bad_input
+from composo._ratelimit import RateLimiter
 from composo._requests import Call, Plan, plan_evaluate, plan_evaluate_trace
-from composo._transport import AiohttpSender, AsyncSender, HttpxAsyncSender, RawResponse
+from composo._transport import AiohttpSender, AsyncSender, HttpxAsyncSender
 
 
 class AsyncComposo(BaseClient):
     """Asynchronous Composo client: evaluates conversations and traces concurrently.
 
     Never more than `max_concurrent_requests` requests are in flight across every concurrent
-    call on one client; each evaluation retries transient failures with backoff within one
-    total `timeout`. Use it as `async with AsyncComposo() as client:` or call `aclose()`.
+    call on one client, and all of them are paced by one adaptive rate limiter that finds the
+    account's quota from its 429s; each evaluation retries transient failures with backoff
+    within one total `timeout`. Use it as `async with AsyncComposo() as client:` or call
+    `aclose()`. A client may be used under several `asyncio.run()` calls one after another.
 
     Args:
         api_key: Your Composo API key; defaults to the `COMPOSO_API_KEY` environment variable.
@@ -37,7 +41,14 @@ class AsyncComposo(BaseClient):
         max_concurrent_requests: The most requests in flight at once on this client.
         timeout: Seconds one evaluation may take in all, every attempt and wait included.
         http_client: An `httpx.AsyncClient` you configured (proxies, transports, mocks); it is
-            used as is and not closed by `aclose()`.
+            used as is (redirects are never followed) and not closed by `aclose()`.
+        rate_limiter: A `RateLimiter` to share with other clients of this process, so they
+            pace themselves to one quota; by default the client has its own.
+        requests_per_second: The account's quota, when you know it: the client's limiter
+            paces requests at this rate from the start instead of finding it from 429s.
+
+    Attributes:
+        rate_limiter: The client's `RateLimiter` (its current pace is `rate_limiter.rate`).
     """
 
     def __init__(
@@ -50,6 +61,8 @@ class AsyncComposo(BaseClient):
         timeout: float = DEFAULT_TIMEOUT,
         *,
         http_client: httpx.AsyncClient | None = None,
+        rate_limiter: RateLimiter | None = None,
+        requests_per_second: float | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -57,31 +70,34 @@ class AsyncComposo(BaseClient):
             num_retries=num_retries,
             model_core=model_core,
             timeout=timeout,
+            max_concurrent_requests=max_concurrent_requests,
+            rate_limiter=rate_limiter,
+            requests_per_second=requests_per_second,
         )
-        if (
-            isinstance(max_concurrent_requests, bool)
-            or not isinstance(max_concurrent_requests, int)
-            or max_concurrent_requests < 1
-        ):
-            raise bad_input(
-                f"max_concurrent_requests must be a positive int, got {max_concurrent_requests!r}"
-            )
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise bad_input(
                 f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}"
             )
-        self.max_concurrent_requests = max_concurrent_requests
         self._sender: AsyncSender = (
-            AiohttpSender(max_concurrent_requests)
+            AiohttpSender(self.max_concurrent_requests)
             if http_client is None
-            else HttpxAsyncSender(http_client, owned=False)
+            else HttpxAsyncSender(http_client)
         )
-        self._slots = asyncio.Semaphore(max_concurrent_requests)
+        # The concurrency bound, made per event loop (an asyncio.Semaphore belongs to one).
+        self._slots_loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
 
-    def __repr__(self) -> str:
-        return (
-            super().__repr__()[:-1] + f", max_concurrent_requests={self.max_concurrent_requests})"
-        )
+    def _slots_here(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots_loop is not loop:
+            old = self._slots_loop
+            if old is not None and not old.is_closed() and old.is_running():
+                raise ComposoError(
+                    "this AsyncComposo is in use on an event loop that is still running in "
+                    "another thread; use one client per event loop"
+                )
+            self._slots_loop, self._slots = loop, asyncio.Semaphore(self.max_concurrent_requests)
+        return self._slots
 
     async def __aenter__(self) -> Self:
         self._check_open()
@@ -164,7 +180,7 @@ class AsyncComposo(BaseClient):
             evaluate_latest=evaluate_latest,
             explanation_cleaning=explanation_cleaning,
             data_retention=data_retention,
-            model_core=self._core(model_core),
+            model_core=self._model_core(model_core),
             input=input,
         )
         return await self._run_plan(plan)
@@ -206,7 +222,7 @@ class AsyncComposo(BaseClient):
         plan = plan_evaluate_trace(
             trace,
             criteria,
-            model_core=self._core(model_core),
+            model_core=self._model_core(model_core),
             block=block,
             tags=tags,
             evaluator_name=evaluator_name,
@@ -255,22 +271,29 @@ class AsyncComposo(BaseClient):
             MalformedError: The criteria or the shared options are invalid (nothing is sent).
         """
         self._check_open()
-        names, workers = check_batch_args(criteria, concurrency, self.max_concurrent_requests)
-        options = batch_options(
-            criteria=names,
+        spec = batch_spec(
+            criteria,
+            concurrency=concurrency,
+            default_concurrency=self.max_concurrent_requests,
             evaluate_latest=evaluate_latest,
             explanation_cleaning=explanation_cleaning,
             data_retention=data_retention,
-            model_core=self._core(model_core),
+            model_core=self._model_core(model_core),
+            on_progress=on_progress,
         )
-        return AsyncBatch(self, items, names, workers, on_progress, options)
+        return self._new_batch(items, spec)
+
+    def _new_batch(self, items: Iterable[Any] | AsyncIterable[Any], spec: BatchSpec) -> AsyncBatch:
+        """A batch over `items` with a checked spec (`composo evaluate` builds one too)."""
+        self._check_open()
+        return AsyncBatch(self._send_queued, items, spec, self._rate_stats)
 
     async def _run_plan(self, plan: Plan) -> Any:
         self._check_open()
         if len(plan.calls) == 1:
-            only = await self._run(plan.calls[0])
-            return only if plan.single else [only]
-        tasks = [asyncio.ensure_future(self._run(call)) for call in plan.calls]
+            only = await self._send(plan.calls[0])
+            return plan.results([only])
+        tasks = [asyncio.ensure_future(self._send(call)) for call in plan.calls]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
@@ -284,61 +307,46 @@ class AsyncComposo(BaseClient):
         for error in errors:
             if error is not None:
                 raise error
-        return [task.result() for task in tasks]
+        return plan.results([task.result() for task in tasks])
 
-    async def _run(self, call: Call) -> Any:
-        """Send one call with retries, backoff and the total deadline."""
+    async def _send_queued(self, call: Call) -> Any:
+        """`_send` for a batch item: its deadline starts when its first request goes out."""
+        return await self._send(call, queued=True)
+
+    async def _send(self, call: Call, *, queued: bool = False) -> Any:
+        """Make one call: sleep and send as its `Attempts` decide (see `_attempts.py`)."""
         self._check_open()
-        deadline = time.monotonic() + self.timeout
-        url = self._url(call)
-        headers = self._request_headers
-        retries = 0
-        spent = 0
+        slots = self._slots_here()
+        url = self._url(call.path)
+        attempts = self._core.begin(call, time.monotonic(), queued=queued)
         while True:
-            pause = self._pause_left()
-            if pause > 0:
-                if time.monotonic() + pause >= deadline:
-                    raise RateLimitError(
-                        f"the service asked this client to wait {pause:.1f} s (Retry-After), "
-                        "longer than this evaluation's time left",
-                        retry_after=pause,
-                    )
-                await asyncio.sleep(pause)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._deadline_error()
-            response: RawResponse | None = None
-            error: ComposoError
+            step = attempts.next(time.monotonic())
+            if isinstance(step, Sleep):
+                await asyncio.sleep(step.seconds)
+                continue
+            if isinstance(step, Fail):
+                raise step.error
+            deadline = asyncio.timeout(step.time_left)
+            outcome: Done | Sleep | Fail
             try:
-                try:
-                    # The deadline covers waiting for a free slot as well as the request.
-                    async with asyncio.timeout(remaining), self._slots:
-                        self._check_open()
-                        time_left = deadline - time.monotonic()
-                        response = await self._sender.send(
-                            call.method, url, call.content, headers, time_left
-                        )
-                except TimeoutError as exc:
-                    if isinstance(exc, ComposoError):
-                        raise
-                    raise self._deadline_error() from None
-            except ComposoError:
-                raise  # the deadline ran out, or the client was closed meanwhile
-            except Exception as exc:
-                error = self._transport_error(exc)
-                error.__cause__ = exc
+                # The deadline covers waiting for a free slot as well as the request.
+                async with deadline, slots:
+                    self._check_open()
+                    time_left = attempts.sending(time.monotonic())
+                    deadline.reschedule(asyncio.get_running_loop().time() + time_left)
+                    response = await self._sender.send(
+                        call.method, url, call.content, self._headers, time_left
+                    )
+            except ComposoError as error:
+                outcome = attempts.failed(error, time.monotonic())
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                outcome = attempts.timed_out()
             else:
-                try:
-                    outcome = self._read(call, response)
-                except ComposoError as exc:
-                    error = exc
-                else:
-                    self._retry_budget.succeeded(spent)
-                    return outcome
-            retry_after = self._note_rate_limit(response)
-            wait = self._next_wait(error, retries, retry_after, deadline, call)
-            if wait is None:
-                raise error
-            delay, spent = wait
-            await asyncio.sleep(delay)
-            retries += 1
+                outcome = attempts.received(response, time.monotonic())
+            if isinstance(outcome, Done):
+                return outcome.value
+            if isinstance(outcome, Fail):
+                raise outcome.error
+            await asyncio.sleep(outcome.seconds)

@@ -1,142 +1,174 @@
-"""What `Composo` and `AsyncComposo` share: settings, headers, and every decision of the retry
-loop that does no I/O (reading a response, translating transport errors, whether and how long
-to wait). The two clients differ only in how they send and how they wait.
+"""What `Composo` and `AsyncComposo` share: their settings, checked once at construction, and
+the retry core every call runs through. The clients differ only in how they send and wait;
+every decision of the retry loop lives in `_attempts.py`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import os
-import random
-import sys
-import threading
-import time
-from typing import Any
+import urllib.parse
 
-import httpx
-
+from composo._attempts import RetryCore
 from composo._constants import (
     API_KEY_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
-    LOGGER_NAME,
     MIN_NUM_RETRIES,
-    RETRY_BUDGET_CAPACITY,
-    RETRY_BUDGET_SUCCESS_REFUND,
-    RETRY_COST,
-    RETRY_COST_TIMEOUT,
 )
-from composo._exceptions import (
-    APIConnectionError,
-    APIStatusError,
-    APITimeoutError,
-    ClientClosedError,
-    ComposoError,
-    bad_input,
-    error_from_response,
-)
-from composo._requests import Call, parse_success
-from composo._retry import (
-    RetryPolicy,
-    backoff_delay,
-    fits_deadline,
-    is_retryable_status,
-    parse_retry_after,
-)
-from composo._transport import RawResponse
+from composo._exceptions import ClientClosedError, ComposoError, bad_input
+from composo._ratelimit import RateLimiter
+from composo._retry import RetryBudget, RetryPolicy
+from composo._transport import RequestHeaders
 from composo._validation import check_model_core
-from composo._version import __version__
 
-logger = logging.getLogger(LOGGER_NAME)
-
-USER_AGENT = f"composo-python/{__version__}"
-
-
-def _is_aiohttp_error(exc: Exception) -> bool:
-    # aiohttp is only imported when the default async sender is used; if it was never
-    # imported, no exception can come from it.
-    aiohttp = sys.modules.get("aiohttp")
-    return aiohttp is not None and isinstance(exc, aiohttp.ClientError)
+# Characters a header value may hold (RFC 9110 field-value, without obs-text): visible ASCII
+# and the space. Tabs and anything else cannot be part of an API key.
+_HEADER_SAFE = frozenset(map(chr, range(0x20, 0x7F)))
 
 
-def _is_aiohttp_timeout(exc: Exception) -> bool:
-    aiohttp = sys.modules.get("aiohttp")
-    return aiohttp is not None and isinstance(exc, aiohttp.ServerTimeoutError)
+def _describe_bad_char(char: str) -> str:
+    if char in "\r\n":
+        return "a line break"
+    if char == "\x00":
+        return "a NUL character"
+    if ord(char) < 0x20 or ord(char) == 0x7F:
+        return f"a control character (U+{ord(char):04X})"
+    return "a non-ASCII character"
 
 
-class _Secret:
-    """Holds the API key so that no repr, str or traceback can show it."""
+def resolve_api_key(api_key: str | None) -> RequestHeaders:
+    """The headers for the key given, else `COMPOSO_API_KEY`, checked so that it can be sent.
 
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-    __str__ = __repr__
-
-
-def resolve_api_key(api_key: str | None) -> _Secret:
-    """The key given, else `COMPOSO_API_KEY`; a clear error when neither is set."""
-    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    Raises:
+        ComposoError: Neither is set.
+        MalformedError: The key is empty or holds a character no HTTP header can carry; the
+            message says which kind and where, never the key itself.
+    """
+    from_env = api_key is None
+    key = os.environ.get(API_KEY_ENV) if from_env else api_key
+    source = API_KEY_ENV if from_env else "api_key"
     if key is None:
         raise ComposoError(
             f"no API key: pass api_key=... or set the {API_KEY_ENV} environment variable"
         )
     if not isinstance(key, str) or not key.strip():
-        raise bad_input(f"the API key must be a non-empty string (api_key or {API_KEY_ENV})")
-    return _Secret(key.strip())
+        raise bad_input(f"the API key must be a non-empty string ({source})")
+    key = key.strip()
+    for position, char in enumerate(key, start=1):
+        if char not in _HEADER_SAFE:
+            raise bad_input(
+                f"the API key ({source}) holds {_describe_bad_char(char)} at position "
+                f"{position} of {len(key)}, which cannot be sent in an HTTP header; copy the "
+                "key again (a stray newline, quote or invisible character is the usual cause)"
+            )
+    return RequestHeaders(key)
 
 
 def resolve_base_url(base_url: str | None) -> str:
-    """The URL given, else `COMPOSO_BASE_URL`, else production; without a trailing slash."""
+    """The URL given, else `COMPOSO_BASE_URL`, else production; checked, without a trailing
+    slash.
+
+    Raises:
+        MalformedError: Not an http(s) URL with a host, or one with a bad port, credentials, a
+            query string or a fragment (paths are appended to it).
+    """
     url = base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise bad_input(f"base_url must be an http(s) URL, got {url!r}")
+    if not isinstance(url, str):
+        raise bad_input(f"base_url must be a string such as {DEFAULT_BASE_URL!r}, got {url!r}")
+    example = f"such as {DEFAULT_BASE_URL!r}"
+    if any(char not in _HEADER_SAFE or char == " " for char in url):
+        raise bad_input(f"base_url holds whitespace or a non-ASCII character: {url!r}")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise bad_input(f"base_url must be an http(s) URL {example}, got {url!r}")
+    if not parts.hostname:
+        raise bad_input(f"base_url has no host: {url!r}; write it {example}")
+    if "?" in url or "#" in url:
+        raise bad_input(
+            f"base_url must not have a query string or fragment ({url!r}): API paths are "
+            "appended to it"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise bad_input(
+            "base_url must not hold credentials (user:password@); pass the API key as api_key"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port == -1 or port == 0 or (parts.netloc.endswith(":") and port is None):
+        raise bad_input(f"base_url has a bad port: {url!r}; a port is a number from 1 to 65535")
     return url.rstrip("/")
 
 
-class RetryBudget:
-    """A client-wide allowance for retries, after the AWS SDKs' standard retry quota.
+def check_num_retries(num_retries: object) -> int:
+    """`num_retries` as given; 0 counts as 1 (as the official SDK documents, retries cannot be
+    disabled).
 
-    Each retry spends tokens and each success refunds one, so during an outage retries stop
-    quickly (calls fail fast instead of multiplying the load), and they come back by themselves
-    once requests succeed again. Thread-safe.
+    Raises:
+        MalformedError: Not an int, or negative.
     """
+    if isinstance(num_retries, bool) or not isinstance(num_retries, int):
+        raise bad_input(f"num_retries must be an int, got {num_retries!r}")
+    if num_retries < 0:
+        raise bad_input(
+            f"num_retries must be 0 or more (retries after the first attempt), got {num_retries}"
+        )
+    return max(num_retries, MIN_NUM_RETRIES)
 
-    def __init__(self, capacity: int = RETRY_BUDGET_CAPACITY) -> None:
-        self.capacity = capacity
-        self._tokens = capacity
-        self._lock = threading.Lock()
 
-    @property
-    def tokens(self) -> int:
-        return self._tokens
+def check_timeout(timeout: object) -> float:
+    """`timeout` as a float.
 
-    def try_spend(self, error: ComposoError) -> int:
-        """Spend the cost of retrying after `error`; returns it, or 0 when the budget is out."""
-        cost = RETRY_COST_TIMEOUT if isinstance(error, APITimeoutError) else RETRY_COST
-        with self._lock:
-            if self._tokens < cost:
-                return 0
-            self._tokens -= cost
-            return cost
+    Raises:
+        MalformedError: Not a positive, finite number.
+    """
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise bad_input(f"timeout must be a positive, finite number of seconds, got {timeout!r}")
+    return float(timeout)
 
-    def succeeded(self, spent_on_last_retry: int) -> None:
-        """Record a success: return what its retry spent, or earn one token on a first try."""
-        if self._tokens >= self.capacity:
-            return
-        earned = spent_on_last_retry or RETRY_BUDGET_SUCCESS_REFUND
-        with self._lock:
-            self._tokens = min(self.capacity, self._tokens + earned)
+
+def check_concurrency(value: object, name: str = "max_concurrent_requests") -> int:
+    """A positive int.
+
+    Raises:
+        MalformedError: Anything else.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise bad_input(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def resolve_limiter(
+    rate_limiter: RateLimiter | None, requests_per_second: float | None
+) -> RateLimiter:
+    """The limiter given, or a new one (pacing from the start at `requests_per_second`).
+
+    Raises:
+        MalformedError: Both given, or a `rate_limiter` that is not a `RateLimiter`.
+    """
+    if rate_limiter is None:
+        return RateLimiter(requests_per_second)
+    if not isinstance(rate_limiter, RateLimiter):
+        raise bad_input(
+            f"rate_limiter must be a composo.RateLimiter, got {type(rate_limiter).__name__}"
+        )
+    if requests_per_second is not None:
+        raise bad_input(
+            "pass requests_per_second or rate_limiter, not both (a shared limiter takes the "
+            "quota itself: RateLimiter(requests_per_second=...))"
+        )
+    return rate_limiter
 
 
 class BaseClient:
-    """Settings and retry decisions shared by both clients."""
+    """Settings and the retry core shared by both clients."""
 
     def __init__(
         self,
@@ -146,35 +178,27 @@ class BaseClient:
         num_retries: int,
         model_core: str | None,
         timeout: float,
+        max_concurrent_requests: int,
+        rate_limiter: RateLimiter | None,
+        requests_per_second: float | None,
     ) -> None:
-        self._api_key = resolve_api_key(api_key)
+        self._headers = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)
-        if isinstance(num_retries, bool) or not isinstance(num_retries, int):
-            raise bad_input(f"num_retries must be an int, got {num_retries!r}")
-        # Retries cannot be disabled (as the official SDK documents): below 1 counts as 1.
-        self.num_retries = max(num_retries, MIN_NUM_RETRIES)
+        self.num_retries = check_num_retries(num_retries)
         self.model_core = None if model_core is None else check_model_core(model_core)
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not math.isfinite(timeout)
-            or timeout <= 0
-        ):
-            raise bad_input(
-                f"timeout must be a positive, finite number of seconds, got {timeout!r}"
-            )
-        self.timeout = float(timeout)
-        self._retry_policy = RetryPolicy()
-        self._retry_budget = RetryBudget()
-        # Monotonic time before which no new request starts (set by a 429 with Retry-After),
-        # so that one rate-limit answer pauses every caller of this client, not just one.
-        self._paused_until = 0.0
+        self.timeout = check_timeout(timeout)
+        self.max_concurrent_requests = check_concurrency(max_concurrent_requests)
+        self.rate_limiter = resolve_limiter(rate_limiter, requests_per_second)
+        self._core = RetryCore(
+            num_retries=self.num_retries, timeout=self.timeout, limiter=self.rate_limiter
+        )
         self._closed = False
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(base_url={self.base_url!r}, model_core={self.model_core!r}, "
-            f"num_retries={self.num_retries}, timeout={self.timeout})"
+            f"num_retries={self.num_retries}, timeout={self.timeout}, "
+            f"max_concurrent_requests={self.max_concurrent_requests})"
         )
 
     @property
@@ -188,112 +212,30 @@ class BaseClient:
                 f"this {type(self).__name__} is closed; create a new client to send requests"
             )
 
-    @property
-    def _request_headers(self) -> dict[str, str]:
-        # Built per call rather than stored, so the key lives only inside `_Secret`.
-        return {
-            "API-Key": self._api_key.value,
-            "User-Agent": USER_AGENT,
-            "Content-Type": "application/json",
-        }
+    def _url(self, path: str) -> str:
+        return self.base_url + path
 
-    def _url(self, call: Call) -> str:
-        return self.base_url + call.path
-
-    def _core(self, per_call: str | None) -> str | None:
+    def _model_core(self, per_call: str | None) -> str | None:
         return per_call if per_call is not None else self.model_core
 
-    @staticmethod
-    def _read(call: Call, response: RawResponse | httpx.Response) -> Any:
-        """The call's result for a 2xx response; raises the mapped error for any other."""
-        status = response.status_code
-        if 200 <= status < 300:
-            try:
-                data = json.loads(response.content)
-            except ValueError as exc:
-                raise ComposoError(
-                    f"{status} response to {call.method} {call.path} is not JSON",
-                    status_code=status,
-                    body=response.content,
-                ) from exc
-            return parse_success(call, status, data, response.content)
-        raise error_from_response(status, response.content, response.headers)
+    # Tests shorten backoffs and shrink the budget through these.
+    @property
+    def _retry_policy(self) -> RetryPolicy:
+        return self._core.policy
 
-    def _transport_error(self, exc: Exception) -> ComposoError:
-        """The one place where httpx's and aiohttp's exceptions become this SDK's.
+    @_retry_policy.setter
+    def _retry_policy(self, policy: RetryPolicy) -> None:
+        self._core.policy = policy
 
-        Raises:
-            Exception: `exc` itself when it does not come from the HTTP layer (a bug to see).
-        """
-        name = type(exc).__name__
-        detail = f"{name}: {exc}" if str(exc) else name
-        if isinstance(exc, httpx.TimeoutException) or _is_aiohttp_timeout(exc):
-            return APITimeoutError(f"request to {self.base_url} timed out ({detail})")
-        if isinstance(exc, httpx.TransportError | OSError) or _is_aiohttp_error(exc):
-            return APIConnectionError(f"could not reach {self.base_url}: {detail}")
-        if isinstance(exc, httpx.HTTPError):
-            return ComposoError(f"HTTP error talking to {self.base_url}: {detail}")
-        raise exc
+    @property
+    def _retry_budget(self) -> RetryBudget:
+        return self._core.budget
 
-    def _deadline_error(self) -> APITimeoutError:
-        return APITimeoutError(
-            f"the evaluation did not finish within timeout={self.timeout:g} s "
-            "(every attempt and backoff wait included)"
-        )
+    @_retry_budget.setter
+    def _retry_budget(self, budget: RetryBudget) -> None:
+        self._core.budget = budget
 
-    def _note_rate_limit(self, response: RawResponse | httpx.Response | None) -> float | None:
-        """Retry-After of a response, in seconds; a 429 with one pauses the whole client."""
-        if response is None:
-            return None
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        if retry_after is not None and response.status_code == 429:
-            until = time.monotonic() + min(retry_after, self._retry_policy.max_retry_after)
-            self._paused_until = max(self._paused_until, until)
-        return retry_after
-
-    def _pause_left(self) -> float:
-        """Seconds this call should wait for a client-wide rate-limit pause (0 when none).
-
-        Each waiter adds up to `jitter` of the pause at random, so that the callers held back
-        do not all start again in the same instant and hit the limit together.
-        """
-        left = self._paused_until - time.monotonic()
-        if left <= 0:
-            return 0.0
-        return left * (1.0 + self._retry_policy.jitter * random.random())
-
-    def _next_wait(
-        self,
-        error: ComposoError,
-        retries_done: int,
-        retry_after: float | None,
-        deadline: float,
-        call: Call,
-    ) -> tuple[float, int] | None:
-        """(seconds to wait, budget spent) before retrying after `error`, or None to raise it."""
-        if isinstance(error, APIStatusError):
-            if error.status_code is None or not is_retryable_status(error.status_code):
-                return None
-        elif not isinstance(error, APIConnectionError):
-            return None
-        if retries_done >= self.num_retries:
-            return None
-        delay = backoff_delay(retries_done, self._retry_policy, retry_after=retry_after)
-        if not fits_deadline(delay, deadline - time.monotonic()):
-            return None
-        spent = self._retry_budget.try_spend(error)
-        if not spent:
-            logger.warning(
-                "retry budget exhausted: not retrying %s %s after %s", call.method, call.path, error
-            )
-            return None
-        logger.debug(
-            "retrying %s %s in %.2f s after %s (retry %d of %d)",
-            call.method,
-            call.path,
-            delay,
-            error,
-            retries_done + 1,
-            self.num_retries,
-        )
-        return delay, spent
+    def _rate_stats(self) -> tuple[float | None, float, int]:
+        """(the limiter's pace or None, the measured response rate, 429s seen) for progress."""
+        limiter = self.rate_limiter
+        return limiter.rate, limiter.measured_rate, self._core.throttled

@@ -11,18 +11,31 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
-from composo._exceptions import ComposoError, bad_input
+from composo._exceptions import Cancelled, ComposoError, MalformedError, bad_input
 from composo._models import EvaluationResponse
-from composo._requests import Call, evaluate_options, plan_evaluate
+from composo._requests import Call, evaluate_options, plan_reward
 from composo._validation import is_binary_criterion, normalize_criteria
 
-if TYPE_CHECKING:
-    from composo._async_client import AsyncComposo
-    from composo._sync_client import Composo
+# How a batch sends one pair's call: the client's send, with the item's deadline starting when
+# its first request goes out. The sync one also takes the batch's stop event.
+AsyncSend = Callable[[Call], Awaitable[Any]]
+SyncSend = Callable[[Call, threading.Event], Any]
+# (the rate limiter's pace or None, the measured response rate, 429s seen by the client).
+RateStats = Callable[[], tuple[float | None, float, int]]
+# Whether a pair is already done (resume): (item index, item id, criterion) -> skip it.
+Skip = Callable[[int, str | None, str], bool]
 
 # The keys a batch item may have: the arguments of `evaluate` that vary per conversation.
 ITEM_KEYS = frozenset({"id", "messages", "system", "tools", "result", "tags"})
@@ -81,11 +94,25 @@ class BatchResult:
 
 @dataclass(slots=True)
 class BatchProgress:
-    """Counts of a running batch, passed to the `on_progress` callback after every result."""
+    """Counts of a running batch, passed to the `on_progress` callback after every result.
+
+    Attributes:
+        done: Pairs finished, scored or failed.
+        failed: Pairs that ended as an error record.
+        started: When the batch started (monotonic seconds).
+        throttled: 429 answers the client received since the batch started (each was waited
+            out and sent again; none costs an item).
+        rate_limit: The rate limiter's current pace in requests per second, or None while it
+            is off (no 429 yet and no stated quota).
+        send_rate: The client's measured rate of responses, in requests per second.
+    """
 
     done: int = 0
     failed: int = 0
     started: float = field(default_factory=time.monotonic)
+    throttled: int = 0
+    rate_limit: float | None = None
+    send_rate: float = 0.0
 
     @property
     def elapsed(self) -> float:
@@ -126,9 +153,11 @@ def _item_id(item: object) -> str | None:
 def _plan_item(
     index: int, item: object, criteria: list[str], options: Mapping[str, Any]
 ) -> list[_Pair]:
-    """The pairs of one input item; a bad item gives one error pair per criterion."""
-    item_id = _item_id(item)
+    """The pairs of one input item; a bad item gives one error pair per criterion, whatever it
+    holds (an item whose text cannot be encoded, or an object that raises when read)."""
+    item_id: str | None = None
     try:
+        item_id = _item_id(item)
         if isinstance(item, ComposoError):
             # The reader already found this item broken (an unreadable JSON line, say).
             raise item
@@ -144,45 +173,103 @@ def _plan_item(
             )
         if "messages" not in item:
             raise bad_input(f"batch item {index} has no 'messages'")
-        plan = plan_evaluate(
+        plan = plan_reward(
             item["messages"],
             criteria,
+            single=False,
+            by_name=False,
             system=item.get("system"),
             tools=item.get("tools"),
             result=item.get("result"),
-            block=True,
             tags=item.get("tags"),
-            evaluator_name=None,
-            **options,
+            block=True,
+            options=options,
         )
     except ComposoError as error:
         return [_Pair(index, item_id, c, i, None, error) for i, c in enumerate(criteria)]
+    except Exception as exc:
+        unreadable = MalformedError(
+            f"batch item {index} could not be read ({type(exc).__name__}: {exc})"
+        )
+        return [_Pair(index, item_id, c, i, None, unreadable) for i, c in enumerate(criteria)]
     return [
         _Pair(index, item_id, c, i, call, None)
         for i, (c, call) in enumerate(zip(criteria, plan.calls, strict=True))
     ]
 
 
-def _pairs_of(
-    indexed_items: Iterable[tuple[int, object]],
-    criteria: list[str],
-    options: Mapping[str, Any],
-    skip: Callable[[int, str | None, str], bool] | None,
-) -> Iterator[_Pair]:
+def _pairs_of(indexed_items: Iterable[tuple[int, object]], spec: BatchSpec) -> Iterator[_Pair]:
     """Every pair to evaluate, item by item, as the input is read."""
+    skip = spec.skip
     for index, item in indexed_items:
-        for pair in _plan_item(index, item, criteria, options):
+        for pair in _plan_item(index, item, spec.criteria, spec.options):
             if skip is None or not skip(pair.index, pair.item_id, pair.criterion):
                 yield pair
 
 
-def check_batch_args(criteria: object, concurrency: object, default: int) -> tuple[list[str], int]:
+@dataclass(frozen=True, slots=True)
+class BatchSpec:
+    """A batch's settings, checked once (see `batch_spec`), shared by every item.
+
+    Attributes:
+        criteria: The criteria, each scored once per item.
+        workers: Pairs evaluated at once.
+        options: The checked per-batch `evaluate` arguments (`evaluate_options`'s result).
+        on_progress: Called with a `BatchProgress` after every result.
+        skip: Pairs to leave out (already done, when resuming).
+    """
+
+    criteria: list[str]
+    workers: int
+    options: Mapping[str, Any]
+    on_progress: Callable[[BatchProgress], None] | None = None
+    skip: Skip | None = None
+
+
+def batch_spec(
+    criteria: object,
+    *,
+    concurrency: object,
+    default_concurrency: int,
+    evaluate_latest: object = None,
+    explanation_cleaning: object = None,
+    data_retention: object = None,
+    model_core: object = None,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+    skip: Skip | None = None,
+) -> BatchSpec:
+    """Check a batch's criteria and options once for the whole batch, so that a bad option is
+    one error before anything is sent, not one error record per item.
+
+    Raises:
+        MalformedError: Invalid criteria (a criterion given twice included: each names one
+            column of the results), concurrency, options or progress callback.
+    """
     names, _ = normalize_criteria(criteria)
+    first: dict[str, int] = {}
+    for position, name in enumerate(names):
+        if name in first:
+            raise bad_input(
+                f"criteria[{position}] repeats criteria[{first[name]}]; a batch scores each "
+                "criterion once per item, so remove the duplicate"
+            )
+        first[name] = position
     if concurrency is None:
-        return names, default
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        workers = default_concurrency
+    elif isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise bad_input(f"concurrency must be a positive int, got {concurrency!r}")
-    return names, concurrency
+    else:
+        workers = concurrency
+    if on_progress is not None and not callable(on_progress):
+        raise bad_input(f"on_progress must be callable, got {type(on_progress).__name__}")
+    options = evaluate_options(
+        evaluate_latest=evaluate_latest,
+        explanation_cleaning=explanation_cleaning,
+        data_retention=data_retention,
+        model_core=model_core,
+        criteria=names,
+    )
+    return BatchSpec(names, workers, options, on_progress, skip)
 
 
 def in_input_order(results: Iterable[BatchResult]) -> list[BatchResult]:
@@ -226,31 +313,26 @@ def summary_rows(rows: Iterable[tuple[str, float | None, bool]]) -> dict[str, di
 
 
 class _BatchBase:
-    """What both batch iterators hold: the input, the criteria, the options and the counts."""
+    """What both batch iterators hold: the input, the spec, and the counts."""
 
     def __init__(
-        self,
-        items: Iterable[Any] | AsyncIterable[Any],
-        criteria: list[str],
-        concurrency: int,
-        on_progress: Callable[[BatchProgress], None] | None,
-        options: Mapping[str, Any],
-        skip: Callable[[int, str | None, str], bool] | None,
+        self, items: Iterable[Any] | AsyncIterable[Any], spec: BatchSpec, stats: RateStats
     ) -> None:
         self._items = items
-        self._criteria = criteria
-        self._concurrency = concurrency
-        self._on_progress = on_progress
-        self._options = options
-        self._skip = skip
+        self._spec = spec
+        self._stats = stats
+        self._throttled_before = stats()[2]
         self.progress = BatchProgress()
 
     def _count(self, result: BatchResult) -> None:
-        self.progress.done += 1
+        progress = self.progress
+        progress.done += 1
         if result.error is not None:
-            self.progress.failed += 1
-        if self._on_progress is not None:
-            self._on_progress(self.progress)
+            progress.failed += 1
+        progress.rate_limit, progress.send_rate, throttled = self._stats()
+        progress.throttled = throttled - self._throttled_before
+        if self._spec.on_progress is not None:
+            self._spec.on_progress(progress)
 
 
 class AsyncBatch(_BatchBase):
@@ -263,17 +345,13 @@ class AsyncBatch(_BatchBase):
 
     def __init__(
         self,
-        client: AsyncComposo,
+        send: AsyncSend,
         items: Iterable[Any] | AsyncIterable[Any],
-        criteria: list[str],
-        concurrency: int,
-        on_progress: Callable[[BatchProgress], None] | None,
-        options: Mapping[str, Any],
-        *,
-        skip: Callable[[int, str | None, str], bool] | None = None,
+        spec: BatchSpec,
+        stats: RateStats,
     ) -> None:
-        super().__init__(items, criteria, concurrency, on_progress, options, skip)
-        self._client = client
+        super().__init__(items, spec, stats)
+        self._send = send
         self._iterator: AsyncIterator[BatchResult] | None = None
 
     def __aiter__(self) -> Self:
@@ -302,7 +380,7 @@ class AsyncBatch(_BatchBase):
     async def _async_pairs(self, items: AsyncIterable[Any]) -> AsyncIterator[_Pair]:
         index = 0
         async for item in items:
-            for pair in _pairs_of([(index, item)], self._criteria, self._options, self._skip):
+            for pair in _pairs_of([(index, item)], self._spec):
                 yield pair
             index += 1
 
@@ -314,12 +392,10 @@ class AsyncBatch(_BatchBase):
         if isinstance(self._items, AsyncIterable):
             async_pairs = self._async_pairs(self._items)
         else:
-            sync_pairs = _pairs_of(
-                enumerate(self._items), self._criteria, self._options, self._skip
-            )
+            sync_pairs = _pairs_of(enumerate(self._items), self._spec)
         pull = asyncio.Lock()
         # Bounded: when the consumer is slow, workers wait instead of piling up results.
-        results: asyncio.Queue[BatchResult | None] = asyncio.Queue(maxsize=self._concurrency)
+        results: asyncio.Queue[BatchResult | None] = asyncio.Queue(maxsize=self._spec.workers)
 
         async def next_pair() -> _Pair | None:
             if sync_pairs is not None:
@@ -334,7 +410,7 @@ class AsyncBatch(_BatchBase):
                     await results.put(pair.result(error=pair.error))
                     continue
                 try:
-                    response = await self._client._run(pair.call)
+                    response = await self._send(pair.call)
                 except ComposoError as error:
                     await results.put(pair.result(error=error))
                 else:
@@ -346,7 +422,7 @@ class AsyncBatch(_BatchBase):
             try:
                 # A TaskGroup: if the input iterable fails, the other workers are cancelled.
                 async with asyncio.TaskGroup() as group:
-                    for _ in range(self._concurrency):
+                    for _ in range(self._spec.workers):
                         group.create_task(worker())
             except Exception as exc:  # the input iterable itself failed
                 failure.append(exc.exceptions[0] if isinstance(exc, ExceptionGroup) else exc)
@@ -378,24 +454,16 @@ class SyncBatch(_BatchBase):
     """
 
     def __init__(
-        self,
-        client: Composo,
-        items: Iterable[Any],
-        criteria: list[str],
-        concurrency: int,
-        on_progress: Callable[[BatchProgress], None] | None,
-        options: Mapping[str, Any],
-        *,
-        skip: Callable[[int, str | None, str], bool] | None = None,
+        self, send: SyncSend, items: Iterable[Any], spec: BatchSpec, stats: RateStats
     ) -> None:
         if isinstance(items, AsyncIterable) or not isinstance(items, Iterable):
             raise bad_input(
                 f"Composo.evaluate_batch takes a plain iterable of items, got "
                 f"{type(items).__name__} (AsyncComposo.evaluate_batch takes async iterables)"
             )
-        super().__init__(items, criteria, concurrency, on_progress, options, skip)
+        super().__init__(items, spec, stats)
         self._plain_items: Iterable[Any] = items
-        self._client = client
+        self._send = send
         self._iterator: Iterator[BatchResult] | None = None
         self._cancel = threading.Event()
 
@@ -424,14 +492,12 @@ class SyncBatch(_BatchBase):
         return in_input_order(list(self))
 
     def _run(self) -> Iterator[BatchResult]:
-        from composo._sync_client import _Cancelled
-
-        pairs = _pairs_of(enumerate(self._plain_items), self._criteria, self._options, self._skip)
+        pairs = _pairs_of(enumerate(self._plain_items), self._spec)
         pull = threading.Lock()
         results: queue.Queue[BatchResult | BaseException | None] = queue.Queue(
-            maxsize=self._concurrency
+            maxsize=self._spec.workers
         )
-        remaining = [self._concurrency]
+        remaining = [self._spec.workers]
         finished = threading.Lock()
 
         def put(item: BatchResult | BaseException | None) -> None:
@@ -453,8 +519,8 @@ class SyncBatch(_BatchBase):
                         put(pair.result(error=pair.error))
                         continue
                     try:
-                        response = self._client._run(pair.call, self._cancel)
-                    except _Cancelled:
+                        response = self._send(pair.call, self._cancel)
+                    except Cancelled:
                         return
                     except ComposoError as error:
                         put(pair.result(error=error))
@@ -470,7 +536,7 @@ class SyncBatch(_BatchBase):
 
         threads = [
             threading.Thread(target=worker, name=f"composo-batch-{n}", daemon=True)
-            for n in range(self._concurrency)
+            for n in range(self._spec.workers)
         ]
         for thread in threads:
             thread.start()
@@ -489,32 +555,13 @@ class SyncBatch(_BatchBase):
                 thread.join()
 
 
-def batch_options(
-    *,
-    criteria: list[str],
-    evaluate_latest: bool | None,
-    explanation_cleaning: str | None,
-    data_retention: str | None,
-    model_core: str | None,
-) -> dict[str, Any]:
-    """The per-batch `evaluate` arguments, checked once for the whole batch, so that a bad
-    option is one error before anything is sent, not one error record per item."""
-    options: dict[str, Any] = {
-        "evaluate_latest": evaluate_latest,
-        "explanation_cleaning": explanation_cleaning,
-        "data_retention": data_retention,
-        "model_core": model_core,
-    }
-    evaluate_options(**options, criteria=criteria)
-    return options
-
-
 __all__ = [
     "AsyncBatch",
     "BatchProgress",
     "BatchResult",
+    "BatchSpec",
     "SyncBatch",
-    "batch_options",
+    "batch_spec",
     "in_input_order",
     "summarize",
     "summary_rows",

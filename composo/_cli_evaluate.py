@@ -1,10 +1,14 @@
 """`composo evaluate`: score a JSONL file of conversations against criteria, resumably.
 
 Each input line is `{"id"?, "messages", "system"?, "tools"?, "tags"?}`. Each output line is one
-(item, criterion) pair with its score and explanation or its error, written as results arrive,
+(line, criterion) pair with its score and explanation or its error, written as results arrive,
 so a crash or Ctrl-C loses nothing already scored. When the run completes, the output is
 rewritten in input order, so an interrupted-and-resumed run ends with the same file as an
 uninterrupted one.
+
+Nothing the user gave is ever destroyed: an output path that is one of the inputs (the same
+file, through a symlink, a hard link or another relative path) is refused before anything is
+opened for writing, and every setting is checked before the output is touched.
 """
 
 from __future__ import annotations
@@ -15,30 +19,42 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from composo._batch import AsyncBatch, BatchProgress, BatchResult, batch_options, summary_rows
+from composo._batch import BatchProgress, BatchResult, BatchSpec, batch_spec, summary_rows
 from composo._constants import API_KEY_ENV
-from composo._exceptions import ComposoError, MalformedError, bad_input
-from composo._validation import normalize_criteria
+from composo._exceptions import ComposoError, MalformedError
+
+if TYPE_CHECKING:
+    from composo._async_client import AsyncComposo
 
 # Exit codes: every pair scored; some pair failed or a line was malformed; bad usage; Ctrl-C.
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # Retries per pair: a batch is long-running and unattended, so it rides out more than a blip.
 DEFAULT_BATCH_RETRIES = 3
-# Seconds per pair, every attempt included.
+# Seconds per pair, every attempt included; a pair's clock starts when its first request goes
+# out, so waiting in line for the rate limiter does not count.
 DEFAULT_PAIR_TIMEOUT = 120.0
 # How often the progress display refreshes on a terminal, and logs when not on one.
 _TTY_REFRESH = 0.1
 _LOG_EVERY = 5.0
 # Failures described one by one on stderr before the rest are only counted.
 _REPORTED_FAILURES = 10
+# Options that would put a secret on the command line, refused without echoing their value.
+_SECRET_OPTIONS = ("--api-key", "--key", "--token")
+
+_BOM = "\ufeff"
+
+
+class UsageError(Exception):
+    """Bad usage of the command: printed as one line, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--concurrency", type=int, default=5, help="requests in flight (5)")
     parser.add_argument(
+        "--requests-per-second",
+        type=float,
+        metavar="N",
+        help="your account's quota, if you know it: pace requests at N per second from the "
+        "start (otherwise the rate is found from the service's 429 answers)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="keep the pairs already scored in --output and evaluate only the rest",
@@ -102,31 +125,127 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse the arguments without ever echoing one that may be a secret.
+
+    Raises:
+        UsageError: A secret-bearing option, or arguments the command does not take.
+    """
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if name in _SECRET_OPTIONS:
+            raise UsageError(
+                f"{name} is not accepted: a key on the command line shows in your shell "
+                f"history and in the process list; set {API_KEY_ENV} or use --api-key-file"
+            )
+    args, extra = build_parser().parse_known_args(argv)
+    _check_numbers(args)
+    if extra:
+        options = sorted({arg.split("=", 1)[0] for arg in extra if arg.startswith("-")})
+        others = sum(1 for arg in extra if not arg.startswith("-"))
+        parts = [f"unrecognized option(s) {', '.join(options)}"] if options else []
+        if others:
+            parts.append(f"{others} unexpected argument(s) (not shown, in case one is a secret)")
+        raise UsageError("; ".join(parts) + " (see composo evaluate -h)")
+    return args
+
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Refuse numeric options out of range, naming the option as the user typed it."""
+    if args.concurrency < 1:
+        raise UsageError(f"--concurrency must be at least 1, got {args.concurrency}")
+    if args.retries < 0:
+        raise UsageError(f"--retries must be 0 or more, got {args.retries}")
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    rps = args.requests_per_second
+    if rps is not None and (not math.isfinite(rps) or rps <= 0):
+        raise UsageError(f"--requests-per-second must be a positive number, got {rps}")
+
+
+def _read_text(path: Path, what: str) -> str:
+    """A small text file the user named, as UTF-8 (a leading BOM dropped)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8").removeprefix(_BOM)
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{what} {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
+
+
 def _read_criteria(args: argparse.Namespace) -> list[str]:
     criteria = list(args.criteria)
     if args.criteria_file is not None:
-        for line in args.criteria_file.read_text(encoding="utf-8").splitlines():
+        for line in _read_text(args.criteria_file, "--criteria-file").splitlines():
             text = line.strip()
             if text and not text.startswith("#"):
                 criteria.append(text)
     if not criteria:
-        raise bad_input("give at least one --criteria or a --criteria-file")
-    names, _ = normalize_criteria(criteria)
-    return names
+        raise UsageError("give at least one --criteria or a --criteria-file")
+    return criteria
 
 
 def _api_key(args: argparse.Namespace) -> str | None:
     if args.api_key_file is not None:
         path: Path = args.api_key_file
-        key = path.read_text(encoding="utf-8").strip()
+        key = _read_text(path, "--api-key-file").strip()
         if not key:
-            raise bad_input(f"{path} is empty; it should hold the API key")
+            raise UsageError(f"{path} is empty; it should hold the API key")
         return key
     return os.environ.get(API_KEY_ENV)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same path once resolved (symlinks, `..`, relative
+    paths), or two names of one inode (hard links)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _output_path(args: argparse.Namespace) -> Path:
+    """The output file, checked before anything is written.
+
+    Raises:
+        UsageError: It is one of the input files, a directory, or in a directory that does not
+            exist.
+    """
+    source: Path = args.input
+    output: Path = args.output or source.with_name(source.stem + ".results.jsonl")
+    inputs = [("the input file", source)]
+    if args.criteria_file is not None:
+        inputs.append(("--criteria-file", args.criteria_file))
+    if args.api_key_file is not None:
+        inputs.append(("--api-key-file", args.api_key_file))
+    for what, path in inputs:
+        if _same_file(output, path):
+            raise UsageError(
+                f"--output {output} is {what}; writing results there would destroy it: choose "
+                "another --output"
+            )
+    if output.is_dir():
+        raise UsageError(f"--output {output} is a directory; name a file")
+    parent = output.parent
+    if not parent.is_dir():
+        raise UsageError(f"--output {output}: the directory {parent} does not exist")
+    return output
+
+
 class _Input:
-    """The input file's items, read lazily; remembers each item's line number compactly."""
+    """The input file's items, read lazily; remembers each item's line number compactly.
+
+    Lines are read as bytes and decoded one by one, so a line that is not UTF-8, not JSON or
+    not an object becomes that line's error record and the lines after it are still read. A
+    UTF-8 byte order mark at the start of a line is dropped.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -137,23 +256,41 @@ class _Input:
             return sum(1 for line in f if line.strip())
 
     def __iter__(self) -> Iterator[object]:
-        with self.path.open(encoding="utf-8") as f:
-            for number, line in enumerate(f, start=1):
-                if not line.strip():
+        with self.path.open("rb") as f:
+            for number, raw in enumerate(f, start=1):
+                if not raw.strip():
                     continue
                 self.lines.append(number)
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield MalformedError(f"not valid JSON ({exc.msg} at column {exc.colno})")
-                    continue
-                if not isinstance(item, dict):
-                    yield MalformedError(f"expected a JSON object, got {type(item).__name__}")
-                    continue
-                yield item
+                yield parse_line(raw)
 
-    def key(self, index: int, item_id: str | None) -> str:
-        return item_id if item_id is not None else f"line {self.lines[index]}"
+    def ids(self) -> Iterator[tuple[int, str | None]]:
+        """(line number, id) of every non-blank line, for checking a resume."""
+        with self.path.open("rb") as f:
+            for number, raw in enumerate(f, start=1):
+                if raw.strip():
+                    item = parse_line(raw)
+                    value = item.get("id") if isinstance(item, dict) else None
+                    yield number, None if value is None else str(value)
+
+
+def parse_line(raw: bytes) -> object:
+    """One input line as a dict, or the `MalformedError` that becomes its error record."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return MalformedError(
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); save "
+            "the file as UTF-8"
+        )
+    try:
+        item = json.loads(text.removeprefix(_BOM))
+    except json.JSONDecodeError as exc:
+        return MalformedError(f"not valid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return MalformedError("not valid JSON: nested too deeply")
+    if not isinstance(item, dict):
+        return MalformedError(f"expected a JSON object, got {type(item).__name__}")
+    return item
 
 
 def _record(result: BatchResult, source: _Input) -> dict[str, Any]:
@@ -162,34 +299,62 @@ def _record(result: BatchResult, source: _Input) -> dict[str, Any]:
     return {"line": source.lines[result.index], **record}
 
 
-def _record_key(record: dict[str, Any]) -> tuple[str, str]:
-    item = record.get("id")
-    return (item if item is not None else f"line {record.get('line')}", record["criterion"])
+Done = dict[tuple[int, str], str | None]  # (line, criterion) -> the id recorded for it
 
 
-def _load_done(output: Path) -> set[tuple[str, str]]:
-    """Scored pairs already in `output`; rewrites it without error records or broken lines."""
+def _load_done(output: Path) -> Done:
+    """Scored pairs already in `output`, keyed by line (unique, unlike ids); rewrites the file
+    without error records or lines it cannot read (their pairs are evaluated again)."""
     if not output.exists():
-        return set()
-    kept: list[str] = []
-    done: set[tuple[str, str]] = set()
-    with output.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash: its pair is evaluated again
-            if isinstance(record, dict) and "score" in record and "criterion" in record:
-                done.add(_record_key(record))
-                kept.append(line if line.endswith("\n") else line + "\n")
+        return {}
+    kept: list[bytes] = []
+    done: Done = {}
+    with output.open("rb") as f:
+        for raw in f:
+            record = parse_line(raw)
+            if not isinstance(record, dict) or "score" not in record or "error" in record:
+                continue
+            line, criterion = record.get("line"), record.get("criterion")
+            if (
+                not isinstance(line, int)
+                or isinstance(line, bool)
+                or not isinstance(criterion, str)
+            ):
+                continue
+            if (line, criterion) in done:
+                continue  # written twice around a crash: the first copy stands
+            item_id = record.get("id")
+            done[(line, criterion)] = None if item_id is None else str(item_id)
+            kept.append(raw if raw.endswith(b"\n") else raw + b"\n")
     _replace(output, kept)
     return done
 
 
-def _replace(path: Path, lines: list[str]) -> None:
+def _check_resume(done: Done, source: _Input, output: Path) -> None:
+    """Refuse to resume over results written for another input (ids moved between lines).
+
+    Raises:
+        UsageError: A recorded pair's line holds another id now, or no longer exists.
+    """
+    recorded = {line: item_id for (line, _), item_id in done.items()}
+    for line, item_id in source.ids():
+        if line in recorded and recorded.pop(line) != item_id:
+            raise UsageError(
+                f"{output} was written for another input: line {line} now has id {item_id!r}; "
+                "use --overwrite to start again, or another --output"
+            )
+    if recorded:
+        line = min(recorded)
+        raise UsageError(
+            f"{output} was written for another input: it has results for line {line}, which "
+            f"{source.path} no longer has; use --overwrite or another --output"
+        )
+
+
+def _replace(path: Path, lines: list[bytes]) -> None:
     """Write `lines` to `path` atomically (a crash leaves the old file or the new one)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as f:
+    with os.fdopen(handle, "wb") as f:
         f.writelines(lines)
     os.replace(temporary, path)
 
@@ -209,11 +374,15 @@ def _sort_output(output: Path, criteria: list[str]) -> list[Row]:
     with output.open("rb") as f:
         offset = 0
         for raw in f:
-            if raw.strip():
-                record = json.loads(raw)
-                rank = position.get(record["criterion"], len(position))
-                places.append((record.get("line", 0), rank, offset, len(raw)))
-                rows.append((record["criterion"], record.get("score"), "error" in record))
+            record = parse_line(raw) if raw.strip() else None
+            if isinstance(record, dict):
+                criterion = str(record.get("criterion"))
+                rank = position.get(criterion, len(position))
+                line = record.get("line")
+                places.append((line if isinstance(line, int) else 0, rank, offset, len(raw)))
+                score = record.get("score")
+                number = score if isinstance(score, float | int) else None
+                rows.append((criterion, number, "error" in record))
             offset += len(raw)
     places.sort()
     handle, temporary = tempfile.mkstemp(dir=output.parent, prefix=output.name, suffix=".tmp")
@@ -224,6 +393,13 @@ def _sort_output(output: Path, criteria: list[str]) -> list[Row]:
             target.write(chunk if chunk.endswith(b"\n") else chunk + b"\n")
     os.replace(temporary, output)
     return rows
+
+
+def _rate_text(progress: BatchProgress) -> str:
+    if progress.rate_limit is None and not progress.throttled:
+        return ""
+    pace = f"paced at {progress.rate_limit:.1f}/s" if progress.rate_limit is not None else ""
+    return ", ".join(filter(None, [pace, f"{progress.throttled} answered 429"]))
 
 
 class _Progress:
@@ -247,6 +423,9 @@ class _Progress:
         left = max(self.total - progress.done, 0)
         eta = f"{left / rate:.0f} s left" if rate > 0 and left else "-"
         text = f"{progress.done}/{self.total} done, {progress.failed} failed, {rate:.1f}/s, {eta}"
+        limits = _rate_text(progress)
+        if limits:
+            text = f"{text} ({limits})"
         if self.tty:
             width = 30
             filled = int(width * progress.done / self.total) if self.total else width
@@ -287,47 +466,15 @@ def format_summary(rows: list[Row], criteria: list[str]) -> str:
 
 
 async def _evaluate(
-    args: argparse.Namespace,
-    criteria: list[str],
+    client: AsyncComposo,
+    spec: BatchSpec,
     source: _Input,
     output: Path,
-    done: set[tuple[str, str]],
-    api_key: str | None,
-    base_url: str | None,
-) -> None:
-    from composo._async_client import AsyncComposo
-
-    total = source.count() * len(criteria) - len(done)
-    progress = _Progress(total, sys.stderr, args.quiet)
-    async with AsyncComposo(
-        api_key=api_key,
-        base_url=base_url,
-        num_retries=args.retries,
-        model_core=args.model_core,
-        max_concurrent_requests=args.concurrency,
-        timeout=args.timeout,
-    ) as client:
-        options = batch_options(
-            criteria=criteria,
-            evaluate_latest=None,
-            explanation_cleaning=None,
-            data_retention=None,
-            model_core=client.model_core,
-        )
-
-        def skip(index: int, item_id: str | None, criterion: str) -> bool:
-            return (source.key(index, item_id), criterion) in done
-
-        batch = AsyncBatch(
-            client,
-            source,
-            criteria,
-            args.concurrency,
-            progress,
-            options,
-            skip=skip if done else None,
-        )
-        reported = 0
+    progress: _Progress,
+) -> BatchProgress:
+    batch = client._new_batch(source, spec)
+    reported = 0
+    async with client:
         with output.open("a", encoding="utf-8") as out:
             async with batch:
                 async for result in batch:
@@ -337,7 +484,8 @@ async def _evaluate(
                     if result.error is not None:
                         reported += 1
                         _report_failure(record, reported)
-        progress(batch.progress, final=True)
+    progress(batch.progress, final=True)
+    return batch.progress
 
 
 def _report_failure(record: dict[str, Any], count: int) -> None:
@@ -354,62 +502,99 @@ def _report_failure(record: dict[str, Any], count: int) -> None:
 
 def run(argv: Sequence[str]) -> int:
     """`composo evaluate ARGS`; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="composo: %(message)s")
     try:
-        criteria = _read_criteria(args)
-        if args.concurrency < 1:
-            raise bad_input("--concurrency must be at least 1")
-        if not args.input.is_file():
-            raise bad_input(f"{args.input} is not a file")
-        api_key = _api_key(args)
-    except (ComposoError, OSError) as exc:
+        with contextlib.ExitStack() as stack:
+            return _run(argv, stack)
+    except UsageError as exc:
         print(f"composo evaluate: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    output: Path = args.output or args.input.with_name(args.input.stem + ".results.jsonl")
+
+
+def _run(argv: Sequence[str], stack: contextlib.ExitStack) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="composo: %(message)s")
     if args.resume and args.overwrite:
-        print("composo evaluate: pass --resume or --overwrite, not both", file=sys.stderr)
-        return EXIT_USAGE
-    if output.exists() and not args.resume and output.stat().st_size > 0:
-        if not args.overwrite:
-            print(
-                f"composo evaluate: {output} already holds results; pass --resume to continue "
-                "it, --overwrite to replace it, or choose another --output",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        output.unlink()
-    done = _load_done(output) if args.resume else set()
-    source = _Input(args.input)
-    with contextlib.ExitStack() as stack:
-        base_url = args.base_url
-        if args.mock:
-            try:
-                from composo._mock import MockServer
-            except ImportError as exc:
-                print(f"--mock needs the mock extra: pip install 'composo[mock]' ({exc})")
-                return EXIT_USAGE
-            server = stack.enter_context(MockServer())
-            base_url = server.base_url
-            api_key = api_key or "mock-key"
-            print(
-                f"composo: using the local mock server at {base_url} (synthetic scores)",
-                file=sys.stderr,
-            )
+        raise UsageError("pass --resume or --overwrite, not both")
+    if not args.input.is_file():
+        raise UsageError(f"{args.input} is not a file")
+    criteria = _read_criteria(args)
+    api_key = _api_key(args)
+    output = _output_path(args)
+    if output.exists() and not args.resume and output.stat().st_size > 0 and not args.overwrite:
+        raise UsageError(
+            f"{output} already holds results; pass --resume to continue it, --overwrite to "
+            "replace it, or choose another --output"
+        )
+    base_url = args.base_url
+    if args.mock:
         try:
-            asyncio.run(_evaluate(args, criteria, source, output, done, api_key, base_url))
-        except KeyboardInterrupt:
-            print(
-                f"\ncomposo: interrupted; results so far are in {output} "
-                "(run again with --resume to finish)",
-                file=sys.stderr,
-            )
-            return EXIT_INTERRUPTED
-        except ComposoError as exc:
-            print(f"composo evaluate: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    rows = _sort_output(output, criteria)
-    print(format_summary(rows, criteria))
+            from composo._mock import MockServer
+        except ImportError as exc:
+            raise UsageError(
+                f"--mock needs the mock extra: pip install 'composo[mock]' ({exc})"
+            ) from None
+        server = stack.enter_context(MockServer())
+        base_url = server.base_url
+        api_key = api_key or "mock-key"
+        print(
+            f"composo: using the local mock server at {base_url} (synthetic scores)",
+            file=sys.stderr,
+        )
+    from composo._async_client import AsyncComposo
+
+    # Every setting is checked here, before the output file is touched.
+    try:
+        client = AsyncComposo(
+            api_key=api_key,
+            base_url=base_url,
+            num_retries=args.retries,
+            model_core=args.model_core,
+            max_concurrent_requests=args.concurrency,
+            timeout=args.timeout,
+            requests_per_second=args.requests_per_second,
+        )
+        spec = batch_spec(
+            criteria,
+            concurrency=args.concurrency,
+            default_concurrency=args.concurrency,
+            model_core=client.model_core,
+        )
+    except ComposoError as exc:
+        raise UsageError(str(exc)) from None
+    source = _Input(args.input)
+    done: Done = {}
+    if args.resume:
+        done = _load_done(output)
+        if done:
+            _check_resume(done, source, output)
+    elif output.exists():
+        output.unlink()  # --overwrite, or an empty file
+    progress = _Progress(source.count() * len(spec.criteria) - len(done), sys.stderr, args.quiet)
+    if done:
+
+        def skip(index: int, item_id: str | None, criterion: str) -> bool:
+            return (source.lines[index], criterion) in done
+
+        spec = BatchSpec(spec.criteria, spec.workers, spec.options, progress, skip)
+    else:
+        spec = BatchSpec(spec.criteria, spec.workers, spec.options, progress)
+    try:
+        final = asyncio.run(_evaluate(client, spec, source, output, progress))
+    except KeyboardInterrupt:
+        print(
+            f"\ncomposo: interrupted; results so far are in {output} "
+            "(run again with --resume to finish)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    rows = _sort_output(output, spec.criteria)
+    print(format_summary(rows, spec.criteria))
     failures = sum(1 for _, _, failed in rows if failed)
     print(f"\n{len(rows)} results in {output}; {failures} failed", file=sys.stderr)
+    limits = _rate_text(final)
+    if limits:
+        print(
+            f"composo: rate limits: {limits} (each 429 was waited out and sent again)",
+            file=sys.stderr,
+        )
     return EXIT_OK if failures == 0 else EXIT_FAILURES

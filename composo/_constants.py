@@ -81,3 +81,8 @@ RETRY_BUDGET_CAPACITY: Final = 500
 RETRY_COST: Final = 5
 RETRY_COST_TIMEOUT: Final = 10
 RETRY_BUDGET_SUCCESS_REFUND: Final = 1
+
+# A 429 whose Retry-After is longer than this pauses every request of the client; at or below
+# it (the whole-second rounding of any sub-second wait) only the refused request waits and the
+# rate limiter slows down. See `_retry.pauses_client`.
+PAUSE_MIN_RETRY_AFTER: Final = 1.0

@@ -3,22 +3,25 @@
 | class                   | raised when                                                       |
 |-------------------------|-------------------------------------------------------------------|
 | `ComposoError`          | root; catch it to handle every failure of this library            |
-| `APIStatusError`        | an HTTP error response with no dedicated class (405, 408, 409...) |
+| `APIStatusError`        | an error status with no dedicated class (405, 409, a redirect...) |
 | `BadRequestError`       | 400                                                               |
 | `AuthenticationError`   | 401: missing or wrong API key                                     |
 | `PermissionDeniedError` | 403                                                               |
 | `NotFoundError`         | 404                                                               |
 | `MalformedError`        | 422, or bad input found before sending (then `status_code` None); |
 |                         | also a `ValueError`                                               |
-| `RateLimitError`        | 429; `retry_after` holds the seconds the server asked to wait     |
+| `RateLimitError`        | 429, or rate limited past the call's timeout; see `retry_after`   |
 | `APIError`              | any 5xx (500, 502, 503, 524 edge timeout...)                      |
 | `APIConnectionError`    | no response at all: connect, read, write or protocol failure      |
-| `APITimeoutError`       | the total deadline ran out; also a `TimeoutError`                 |
+| `APITimeoutError`       | the total deadline ran out (or a socket timed out); a TimeoutError|
 | `ClientClosedError`     | a call on a closed client; also a `RuntimeError`                  |
 
-`BadRequestError` to `APIError` derive from `APIStatusError`. Messages are built from the
-status and the response body only, never from request headers, so the API key cannot leak
-into logs or tracebacks.
+`BadRequestError` to `APIError` derive from `APIStatusError`, whose `retry_after` holds the
+seconds a Retry-After header asked for (any status may carry one). `APIConnectionError` has
+`request_sent`: False when the connection could not even be opened, so the server cannot have
+acted on the request (operations that must not run twice retry only then). Messages are built
+from the status, the URL and the response body only, never from request headers, so the API
+key cannot leak into logs or tracebacks.
 """
 
 from __future__ import annotations
@@ -53,7 +56,19 @@ class ComposoError(Exception):
 
 
 class APIStatusError(ComposoError):
-    """The server answered with an error status that has no more specific class."""
+    """The server answered with an error status; `retry_after` is its Retry-After, if any."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        detail: str | list[Any] | None = None,
+        body: bytes | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, detail=detail, body=body)
+        self.retry_after = retry_after
 
 
 class BadRequestError(APIStatusError):
@@ -77,19 +92,7 @@ class MalformedError(APIStatusError, ValueError):
 
 
 class RateLimitError(APIStatusError):
-    """Too many requests (429); `retry_after` is the wait the server asked for, if any."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        detail: str | list[Any] | None = None,
-        body: bytes | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, status_code=status_code, detail=detail, body=body)
-        self.retry_after = retry_after
+    """Too many requests (429), or rate limited past the call's timeout; see `retry_after`."""
 
 
 class APIError(APIStatusError):
@@ -97,15 +100,26 @@ class APIError(APIStatusError):
 
 
 class APIConnectionError(ComposoError):
-    """No response arrived: the connection, a read, a write or the protocol failed."""
+    """No response arrived; `request_sent` is False when the connection never opened."""
+
+    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):
-    """The total time allowed for the call ran out."""
+    """The total time allowed for the call ran out, or one attempt's socket timed out."""
 
 
 class ClientClosedError(ComposoError, RuntimeError):
     """The client was used after it was closed."""
+
+
+class Cancelled(Exception):
+    """Internal: a sibling request failed or the batch stopped, so this one sends nothing more.
+
+    Never reaches users: the sync client's multi-criteria calls and batches catch it.
+    """
 
 
 _CLASS_BY_STATUS: dict[int, type[APIStatusError]] = {
@@ -133,37 +147,59 @@ def bad_input(message: str) -> MalformedError:
     return MalformedError(message)
 
 
+# Statuses whose message names the URL called: they mean the request went to the wrong place,
+# most often because of a wrong base_url.
+_NAMES_URL = frozenset({404, 405})
+
+
 def error_from_response(
-    status_code: int, body: bytes, headers: Mapping[str, str]
+    status_code: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    method: str | None = None,
+    url: str | None = None,
 ) -> APIStatusError:
     """Translate an HTTP error response into the matching exception.
 
     Args:
-        status_code: The response status (4xx or 5xx).
+        status_code: The response status (3xx, 4xx or 5xx).
         body: The raw response body; JSON `{"detail": ...}` is parsed, anything else tolerated.
-        headers: The response headers; only Retry-After is read (for 429).
+        headers: The response headers; Retry-After and, for a redirect, Location are read.
+        method: The request's method, named in the message of a 404, 405 or redirect.
+        url: The URL called, named in the message of a 404, 405 or redirect.
 
     Returns:
         An instance of the class for this status (`APIStatusError` itself when none fits),
-        carrying `status_code`, the parsed `detail` and the raw `body`.
+        carrying `status_code`, the parsed `detail`, the raw `body` and `retry_after`.
     """
     detail = _parse_detail(body)
     message = f"{status_code} {_reason(status_code)}"
     explanation = _render_detail(detail) if detail is not None else _body_snippet(body)
     if explanation:
         message = f"{message}: {explanation}"
-    if status_code == 429:
-        return RateLimitError(
-            message,
-            status_code=status_code,
-            detail=detail,
-            body=body,
-            retry_after=parse_retry_after(_header(headers, "retry-after")),
+    called = f"{method} {url}" if method and url else url
+    if 300 <= status_code <= 399:
+        target = _header(headers, "location")
+        message = (
+            f"{status_code} {_reason(status_code)}"
+            + (f" to {target}" if target else "")
+            + (f" from {called}" if called else "")
+            + ": this SDK never follows redirects, so that the API key is sent to base_url "
+            "only; set base_url to the address that answers the API directly"
         )
+    elif status_code in _NAMES_URL and called:
+        message = f"{message} ({called}); check base_url"
     cls = _CLASS_BY_STATUS.get(status_code)
     if cls is None:
         cls = APIError if 500 <= status_code <= 599 else APIStatusError
-    return cls(message, status_code=status_code, detail=detail, body=body)
+    return cls(
+        message,
+        status_code=status_code,
+        detail=detail,
+        body=body,
+        retry_after=parse_retry_after(_header(headers, "retry-after")),
+    )
 
 
 def _reason(status_code: int) -> str:

@@ -2,17 +2,25 @@
 
 No I/O here: both clients share these functions. The request bodies are the generated models'
 (`composo_api.models`), serialised by the generated operation modules, so the wire format is
-written once, in openapi.yaml.
+written once, in openapi.yaml. A body is encoded once, strictly (no NaN, valid Unicode only);
+an answer is decoded and checked against the API description (`_responses.py`) before it
+becomes a result.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import math
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from composo._exceptions import ComposoError, bad_input
+import attrs
+
+from composo import _responses
+from composo._exceptions import APIError, bad_input, error_from_response
 from composo._models import EvaluationResponse
 from composo._results import responses_input_to_messages, result_to_message
 from composo._validation import (
@@ -31,10 +39,12 @@ from composo_api.api.evaluations import (
     evaluate_trace_background,
 )
 from composo_api.models import (
-    BackgroundTaskResponse,
+    AgentInstance,
     ChatMessage,
     ExplanationCleaning,
+    LLMInput,
     LLMInteraction,
+    LLMOutput,
     LLMToolCall,
     LLMToolResponse,
     MultiAgentTrace,
@@ -49,30 +59,190 @@ from composo_api.types import UNSET, Unset
 
 _T = TypeVar("_T")
 
+# Longest piece of a refused value quoted in a message.
+_PREVIEW = 80
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """What the clients need of an HTTP response; `url` is the URL that was called."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str = ""
+
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One HTTP request to send and how to read its 2xx answer."""
+    """One HTTP request to send and how to read its 2xx answer.
+
+    Attributes:
+        method: The HTTP method.
+        path: The path under base_url, query string included.
+        content: The JSON body, encoded once and sent as is by every attempt (b"" for none).
+        parse: Turns the decoded 2xx body into the result; raises `_responses.ShapeError` (or
+            the generated parser's KeyError/TypeError/ValueError) when it breaks the spec.
+        retry_sent: Whether a failure after the request may have reached the server (a 5xx,
+            a dropped connection, a timeout) is retried. False for operations that must not
+            run twice; they retry only what provably did not run (429s, refused connections).
+    """
 
     method: str
     path: str
-    # The JSON body, encoded once and sent as is by every attempt.
     content: bytes
     parse: Callable[[Any], Any]
+    retry_sent: bool = True
 
     @classmethod
-    def from_kwargs(cls, kwargs: dict[str, Any], parse: Callable[[Any], Any]) -> Call:
-        """A call from a generated operation's `_get_kwargs(...)`."""
-        content = json.dumps(kwargs["json"], ensure_ascii=False, separators=(",", ":")).encode()
-        return cls(kwargs["method"].upper(), kwargs["url"], content, parse)
+    def from_kwargs(
+        cls, kwargs: dict[str, Any], parse: Callable[[Any], Any], *, retry_sent: bool = True
+    ) -> Call:
+        """A call from a generated operation's `_get_kwargs(...)`.
+
+        Raises:
+            MalformedError: The body cannot be encoded as JSON (see `encode_json`).
+        """
+        content = encode_json(kwargs["json"]) if "json" in kwargs else b""
+        url = kwargs["url"]
+        params = kwargs.get("params")
+        if params:
+            url = f"{url}?{urllib.parse.urlencode(params, doseq=True)}"
+        return cls(kwargs["method"].upper(), url, content, parse, retry_sent)
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The calls one `evaluate`/`evaluate_trace` makes; `single` means return one result."""
+    """The calls one `evaluate`/`evaluate_trace` makes.
+
+    Attributes:
+        calls: One call per distinct criterion: a criterion given twice is scored once.
+        single: Return one result rather than a list.
+        order: For each criterion given, in order, the index of its call.
+    """
 
     calls: list[Call]
     single: bool
+    order: list[int] = field(default_factory=list)
+
+    def results(self, values: list[Any]) -> Any:
+        """The caller's result from one value per call: one value, or a list in the order the
+        criteria were given (a repeated criterion gets its own copy of the one result)."""
+        if self.single:
+            return values[0]
+        seen: set[int] = set()
+        out = []
+        for index in self.order or range(len(values)):
+            value = values[index]
+            out.append(copy.deepcopy(value) if index in seen else value)
+            seen.add(index)
+        return out
+
+
+def _distinct(values: list[str]) -> tuple[list[str], list[int]]:
+    """The distinct values in first-seen order, and each value's index among them."""
+    index: dict[str, int] = {}
+    order = [index.setdefault(value, len(index)) for value in values]
+    return list(index), order
+
+
+def encode_json(value: Any) -> bytes:
+    """Encode a request body as the service reads it: compact UTF-8 JSON, strictly.
+
+    Raises:
+        MalformedError: The body holds something JSON cannot carry: NaN or infinity, text that
+            is not valid Unicode (a lone surrogate such as "\\ud800"), bytes or another
+            non-JSON type, a circular reference, or nesting deeper than the encoder handles.
+            The message names where, as a path such as `messages[1].content`.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError, RecursionError) as exc:
+        raise bad_input(_unencodable(value, exc)) from None
+
+
+def _unencodable(value: Any, exc: BaseException) -> str:
+    """Say where and why a body cannot be encoded (walked iteratively: it may be very deep)."""
+    stack: list[tuple[Any, str, int]] = [(value, "body", 0)]
+    active: set[int] = set()
+    exits: list[tuple[int, int]] = []
+    while stack:
+        item, path, depth = stack.pop()
+        while exits and exits[-1][1] >= depth:
+            active.discard(exits.pop()[0])
+        problem = _problem(item)
+        if problem is not None:
+            return f"{path} {problem}"
+        if isinstance(item, dict | list | tuple):
+            if id(item) in active:
+                return f"{path} refers back to an enclosing object (a circular reference)"
+            active.add(id(item))
+            exits.append((id(item), depth))
+            if isinstance(item, dict):
+                for key in item:
+                    if not isinstance(key, str):
+                        return f"{path} has a key of type {type(key).__name__}; keys must be str"
+                    key_problem = _problem(key)
+                    if key_problem is not None:
+                        return f"{path} has a key that {key_problem}"
+                children = [(v, f"{path}.{k}") for k, v in item.items()]
+            else:
+                children = [(v, f"{path}[{i}]") for i, v in enumerate(item)]
+            stack.extend((child, where, depth + 1) for child, where in reversed(children))
+    if isinstance(exc, RecursionError):
+        return "body is nested too deeply to encode as JSON; flatten it"
+    return f"body cannot be encoded as JSON ({type(exc).__name__}: {exc})"
+
+
+def _problem(item: Any) -> str | None:
+    """Why one scalar cannot go into the body, or None when it can."""
+    if isinstance(item, str):
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = item[exc.start : exc.end]
+            return (
+                f"is not valid Unicode text: it holds {bad!r} at index {exc.start} (a lone "
+                "surrogate, often from a broken decode); fix or drop that character"
+            )
+        return None
+    if isinstance(item, float) and not math.isfinite(item):
+        return f"is {item!r}, which JSON cannot carry; send a finite number, or a string"
+    if isinstance(item, bytes | bytearray):
+        return "is bytes; decode it to str first"
+    if item is None or isinstance(item, bool | int | float | dict | list | tuple):
+        return None
+    return f"is a {type(item).__name__}, which is not a JSON value"
+
+
+def read_response(call: Call, response: RawResponse) -> Any:
+    """The call's result for a 2xx response.
+
+    Raises:
+        APIError: A 2xx body that is not JSON, or breaks the API description (the message
+            names the field).
+        APIStatusError: The mapped error of any other status (see `error_from_response`).
+    """
+    status = response.status_code
+    if not 200 <= status < 300:
+        raise error_from_response(
+            status, response.content, response.headers, method=call.method, url=response.url
+        )
+    where = f"{status} response to {call.method} {call.path}"
+    try:
+        data = json.loads(response.content) if response.content else None
+    except (ValueError, RecursionError) as exc:
+        reason = "is nested too deeply" if isinstance(exc, RecursionError) else "is not JSON"
+        raise APIError(f"{where} {reason}", status_code=status, body=response.content) from None
+    try:
+        return call.parse(data)
+    except (_responses.ShapeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise APIError(
+            f"{where} does not match the API description: {exc}",
+            status_code=status,
+            body=response.content,
+        ) from None
 
 
 def _unset_if_none(value: _T | None) -> _T | Unset:
@@ -80,10 +250,13 @@ def _unset_if_none(value: _T | None) -> _T | Unset:
 
 
 def _parse_background(data: Any) -> dict[str, Any]:
-    # Validate the shape (task_id present), then hand back the server's dict as it was sent.
-    BackgroundTaskResponse.from_dict(data)
-    result: dict[str, Any] = data
+    # Check the shape (task_id a string), then hand back the server's dict as it was sent.
+    result: dict[str, Any] = _responses.check(data, _responses.BACKGROUND_TASK)
     return result
+
+
+def _parse_score(data: Any) -> EvaluationResponse:
+    return EvaluationResponse.from_dict(_responses.check(data, _responses.SCORE))
 
 
 def _criteria_or_names(criteria: object, evaluator_name: object) -> tuple[list[str], bool, bool]:
@@ -174,12 +347,60 @@ def plan_evaluate(
     model_core: str | None,
     input: object = None,
 ) -> Plan:
-    """Check every argument of `evaluate` and build one reward request per criterion.
+    """Check every argument of `evaluate` and build one reward request per distinct criterion.
 
     Raises:
         MalformedError: Any argument breaks a rule the server applies; nothing is sent.
     """
     values, single, by_name = _criteria_or_names(criteria, evaluator_name)
+    _check_block(block)
+    options = evaluate_options(
+        evaluate_latest=evaluate_latest,
+        explanation_cleaning=explanation_cleaning,
+        data_retention=data_retention,
+        model_core=model_core,
+        criteria=None if by_name else values,
+    )
+    return plan_reward(
+        messages,
+        values,
+        single=single,
+        by_name=by_name,
+        system=system,
+        tools=tools,
+        result=result,
+        tags=tags,
+        block=block,
+        options=options,
+        input=input,
+    )
+
+
+def plan_reward(
+    messages: object,
+    values: list[str],
+    *,
+    single: bool,
+    by_name: bool,
+    system: object,
+    tools: object,
+    result: object,
+    tags: Mapping[str, object] | None,
+    block: bool,
+    options: Mapping[str, Any],
+    input: object = None,
+) -> Plan:
+    """Build the reward requests for one conversation from criteria and options already
+    checked (by `plan_evaluate`, or once for a whole batch).
+
+    Args:
+        values: The checked criteria (or evaluator names, when `by_name`).
+        options: `evaluate_options(...)`'s result.
+
+    Raises:
+        MalformedError: The conversation, system, tools, result or tags are invalid, or the
+            body cannot be encoded.
+    """
     if input is not None:
         if messages is not None:
             raise bad_input("pass either messages or input (a Responses API input), not both")
@@ -190,13 +411,6 @@ def plan_evaluate(
     conversation = build_messages(messages, result_message)
     if system is not None and not isinstance(system, str):
         raise bad_input(f"system must be a string, got {type(system).__name__}")
-    options = evaluate_options(
-        evaluate_latest=evaluate_latest,
-        explanation_cleaning=explanation_cleaning,
-        data_retention=data_retention,
-        model_core=model_core,
-        criteria=None if by_name else values,
-    )
     converted_tags = convert_tags(tags)
     shared: dict[str, Any] = {
         "messages": [ChatMessage.from_dict(message) for message in conversation],
@@ -206,22 +420,88 @@ def plan_evaluate(
         **options,
     }
     operation = evaluate_reward if block else evaluate_reward_background
-    parse = EvaluationResponse.from_dict if block else _parse_background
+    parse = _parse_score if block else _parse_background
+    distinct, order = _distinct(values)
     calls = []
-    for value in values:
+    for value in distinct:
         body = RewardRequest(
             **shared,
             evaluation_criteria=UNSET if by_name else value,
             evaluator_name=value if by_name else UNSET,
         )
         calls.append(Call.from_kwargs(operation._get_kwargs(body=body), parse))
-    return Plan(calls, single)
+    return Plan(calls, single, order)
+
+
+def _check_block(block: object) -> None:
+    if not isinstance(block, bool):
+        raise bad_input(
+            f"block must be True (wait for the score) or False (background), got {block!r}"
+        )
+
+
+# The trace objects whose unknown fields the service refuses (422), and where they sit; the
+# three tool objects (LLMToolCall, LLMToolResponse, LLMToolDefinition) are open, as in the spec.
+def _fields(model: type) -> frozenset[str]:
+    """The JSON field names of a generated model: its attrs fields, less the trailing "_"
+    openapi-python-client adds to a name that is a Python builtin or keyword (`type_`)."""
+    return frozenset(
+        f.name.removesuffix("_") for f in attrs.fields(model) if f.name != "additional_properties"
+    )
+
+
+_TRACE_FIELDS = _fields(MultiAgentTrace)
+_INSTANCE_FIELDS = _fields(AgentInstance)
+_INTERACTION_FIELDS = _fields(LLMInteraction)
+_INPUT_FIELDS = _fields(LLMInput)
+_OUTPUT_FIELDS = _fields(LLMOutput)
+_MESSAGE_LISTS = (("input_messages", _INPUT_FIELDS), ("output_messages", _OUTPUT_FIELDS))
+
+
+def _refuse_unknown(data: object, allowed: frozenset[str], where: str) -> None:
+    if not isinstance(data, Mapping):
+        return  # the parser reports the wrong type itself
+    unknown = sorted(str(key) for key in data if key not in allowed)
+    if unknown:
+        raise bad_input(
+            f"{where} has unknown field(s) {', '.join(map(repr, unknown))}; the service "
+            f"refuses them (allowed: {', '.join(sorted(allowed))})"
+        )
+
+
+def _check_trace_fields(trace: Mapping[str, Any]) -> None:
+    """Refuse unknown fields anywhere in a trace dict, naming the field, as the service would.
+
+    The generated parser silently drops them, so a typo such as `tool_available` would make
+    the tools vanish instead of failing.
+    """
+    _refuse_unknown(trace, _TRACE_FIELDS, "trace")
+    instances = trace.get("agent_instance_by_id")
+    if not isinstance(instances, Mapping):
+        return
+    for instance_id, instance in instances.items():
+        where = f"trace agent instance {instance_id!r}"
+        _refuse_unknown(instance, _INSTANCE_FIELDS, where)
+        interactions = instance.get("interactions") if isinstance(instance, Mapping) else None
+        if not isinstance(interactions, list):
+            continue
+        for number, interaction in enumerate(interactions):
+            at = f"{where} interaction {number}"
+            _refuse_unknown(interaction, _INTERACTION_FIELDS, at)
+            if not isinstance(interaction, Mapping):
+                continue
+            for key, allowed in _MESSAGE_LISTS:
+                messages = interaction.get(key)
+                if isinstance(messages, list):
+                    for index, message in enumerate(messages):
+                        _refuse_unknown(message, allowed, f"{at} {key}[{index}]")
 
 
 def _trace_model(trace: object) -> MultiAgentTrace:
     if isinstance(trace, MultiAgentTrace):
         model = trace
     elif isinstance(trace, Mapping):
+        _check_trace_fields(trace)
         try:
             model = MultiAgentTrace.from_dict(trace)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -279,13 +559,13 @@ def _check_interactions(instance_id: str, interactions: list[Any]) -> None:
 
 def _preview(value: object) -> str:
     text = repr(value)
-    return text if len(text) <= 80 else text[:80] + "..."
+    return text if len(text) <= _PREVIEW else text[:_PREVIEW] + "..."
 
 
 def _parse_trace_response(data: Any) -> MultiAgentTraceResponse:
     """The trace response, with each instance's result an `EvaluationResponse` (as from
     `evaluate`: None rather than UNSET for absent fields, float scores)."""
-    response = MultiAgentTraceResponse.from_dict(data)
+    response = MultiAgentTraceResponse.from_dict(_responses.check(data, _responses.TRACE_RESULT))
     for agent in response.results_by_agent_name.additional_properties.values():
         results = agent.results_by_agent_instance_id.additional_properties
         for instance_id, result in results.items():
@@ -311,6 +591,7 @@ def plan_evaluate_trace(
         MalformedError: Any argument breaks a rule the server applies; nothing is sent.
     """
     values, single, by_name = _criteria_or_names(criteria, evaluator_name)
+    _check_block(block)
     model = _trace_model(trace)
     core: str | Unset = UNSET
     if model_core is not None:
@@ -324,8 +605,9 @@ def plan_evaluate_trace(
     converted_tags = convert_tags(tags)
     operation = evaluate_trace if block else evaluate_trace_background
     parse = _parse_trace_response if block else _parse_background
+    distinct, order = _distinct(values)
     calls = []
-    for value in values:
+    for value in distinct:
         body = TraceRequest(
             trace=model,
             model_core=core,
@@ -337,21 +619,4 @@ def plan_evaluate_trace(
             evaluator_name=value if by_name else UNSET,
         )
         calls.append(Call.from_kwargs(operation._get_kwargs(body=body), parse))
-    return Plan(calls, single)
-
-
-def parse_success(call: Call, status_code: int, data: Any, body: bytes) -> Any:
-    """Read a 2xx answer into the call's result type.
-
-    Raises:
-        ComposoError: The body does not have the shape openapi.yaml promises.
-    """
-    try:
-        return call.parse(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ComposoError(
-            f"{status_code} response to {call.method} {call.path} does not match the API "
-            f"description ({type(exc).__name__}: {exc})",
-            status_code=status_code,
-            body=body,
-        ) from exc
+    return Plan(calls, single, order)

@@ -11,32 +11,32 @@ from typing import Any, Self
 
 import httpx
 
+from composo._attempts import Done, Fail, Sleep
 from composo._base import BaseClient
-from composo._batch import BatchProgress, SyncBatch, batch_options, check_batch_args
+from composo._batch import BatchProgress, SyncBatch, batch_spec
 from composo._constants import (
     DEFAULT_MAX_CONCURRENT_REQUESTS,
     DEFAULT_NUM_RETRIES,
     DEFAULT_TIMEOUT,
 )
-from composo._exceptions import ComposoError, RateLimitError, bad_input
+from composo._exceptions import Cancelled, ComposoError, bad_input
+from composo._ratelimit import RateLimiter
 from composo._requests import Call, Plan, plan_evaluate, plan_evaluate_trace
-from composo._transport import default_sync_client
+from composo._transport import HttpcoreSender, HttpxSyncSender, SyncSender
 
 # How often a multi-criteria call checks whether its client was closed meanwhile.
 _POLL_INTERVAL = 0.05
 
 
-class _Cancelled(Exception):
-    """A sibling criterion failed; this one stops without sending anything more."""
-
-
 class Composo(BaseClient):
     """Synchronous Composo client; several criteria of one call still run concurrently.
 
-    Safe to share between threads: at most `DEFAULT_MAX_CONCURRENT_REQUESTS` (5) requests are
-    in flight at once across all of them. Each evaluation retries transient failures with
-    backoff within one total `timeout`. Use it as `with Composo() as client:` or call
-    `close()`.
+    Safe to share between threads: at most `max_concurrent_requests` (5) requests are in
+    flight at once across all of them, paced by one adaptive rate limiter that finds the
+    account's quota from its 429s. Each evaluation retries transient failures with backoff
+    within one total `timeout`, which bounds the whole call however slowly the server answers.
+    It uses threads, never an event loop, so it also works inside a running one (a notebook).
+    Use it as `with Composo() as client:` or call `close()`.
 
     Args:
         api_key: Your Composo API key; defaults to the `COMPOSO_API_KEY` environment variable.
@@ -45,7 +45,16 @@ class Composo(BaseClient):
         model_core: The evaluation model core for every call; the service's default if None.
         timeout: Seconds one evaluation may take in all, every attempt and wait included.
         http_client: An `httpx.Client` you configured (proxies, transports, mocks); it is used
-            as is and not closed by `close()`.
+            as is (redirects are never followed) and not closed by `close()`. httpx bounds
+            each socket read, so with it the deadline is checked between reads.
+        max_concurrent_requests: The most requests in flight at once on this client.
+        rate_limiter: A `RateLimiter` to share with other clients of this process, so they
+            pace themselves to one quota; by default the client has its own.
+        requests_per_second: The account's quota, when you know it: the client's limiter
+            paces requests at this rate from the start instead of finding it from 429s.
+
+    Attributes:
+        rate_limiter: The client's `RateLimiter` (its current pace is `rate_limiter.rate`).
     """
 
     def __init__(
@@ -57,6 +66,9 @@ class Composo(BaseClient):
         timeout: float = DEFAULT_TIMEOUT,
         *,
         http_client: httpx.Client | None = None,
+        max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
+        rate_limiter: RateLimiter | None = None,
+        requests_per_second: float | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -64,14 +76,19 @@ class Composo(BaseClient):
             num_retries=num_retries,
             model_core=model_core,
             timeout=timeout,
+            max_concurrent_requests=max_concurrent_requests,
+            rate_limiter=rate_limiter,
+            requests_per_second=requests_per_second,
         )
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise bad_input(
                 f"http_client must be an httpx.Client, got {type(http_client).__name__}"
             )
-        self.max_concurrent_requests = DEFAULT_MAX_CONCURRENT_REQUESTS
-        self._owns_http = http_client is None
-        self._http = http_client or default_sync_client(self.max_concurrent_requests)
+        self._sender: SyncSender = (
+            HttpcoreSender(self.max_concurrent_requests)
+            if http_client is None
+            else HttpxSyncSender(http_client)
+        )
         self._slots = threading.BoundedSemaphore(self.max_concurrent_requests)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -98,8 +115,7 @@ class Composo(BaseClient):
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        if self._owns_http:
-            self._http.close()
+        self._sender.close()
 
     def evaluate(
         self,
@@ -159,7 +175,7 @@ class Composo(BaseClient):
             evaluate_latest=evaluate_latest,
             explanation_cleaning=explanation_cleaning,
             data_retention=data_retention,
-            model_core=self._core(model_core),
+            model_core=self._model_core(model_core),
             input=input,
         )
         return self._run_plan(plan)
@@ -201,7 +217,7 @@ class Composo(BaseClient):
         plan = plan_evaluate_trace(
             trace,
             criteria,
-            model_core=self._core(model_core),
+            model_core=self._model_core(model_core),
             block=block,
             tags=tags,
             evaluator_name=evaluator_name,
@@ -249,15 +265,17 @@ class Composo(BaseClient):
             MalformedError: The criteria or the shared options are invalid (nothing is sent).
         """
         self._check_open()
-        names, workers = check_batch_args(criteria, concurrency, self.max_concurrent_requests)
-        options = batch_options(
-            criteria=names,
+        spec = batch_spec(
+            criteria,
+            concurrency=concurrency,
+            default_concurrency=self.max_concurrent_requests,
             evaluate_latest=evaluate_latest,
             explanation_cleaning=explanation_cleaning,
             data_retention=data_retention,
-            model_core=self._core(model_core),
+            model_core=self._model_core(model_core),
+            on_progress=on_progress,
         )
-        return SyncBatch(self, items, names, workers, on_progress, options)
+        return SyncBatch(self._send_queued, items, spec, self._rate_stats)
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
@@ -272,15 +290,13 @@ class Composo(BaseClient):
     def _run_plan(self, plan: Plan) -> Any:
         self._check_open()
         cancel = threading.Event()
-        # One deadline for the whole call: criteria queued behind the pool's workers wait on
-        # their own clock.
-        deadline = time.monotonic() + self.timeout
         if len(plan.calls) == 1:
-            only = self._run(plan.calls[0], cancel, deadline)
-            return only if plan.single else [only]
+            return plan.results([self._send(plan.calls[0], cancel)])
         pool = self._executor()
+        # Each criterion's deadline starts when the call starts, even if it waits in the pool.
+        started = time.monotonic()
         futures: list[Future[Any]] = [
-            pool.submit(self._run, call, cancel, deadline) for call in plan.calls
+            pool.submit(self._send, call, cancel, started=started) for call in plan.calls
         ]
         try:
             while True:
@@ -298,71 +314,64 @@ class Composo(BaseClient):
         for future in futures:
             if future.done() and not future.cancelled():
                 error = future.exception()
-                if error is not None and not isinstance(error, _Cancelled):
+                if error is not None and not isinstance(error, Cancelled):
                     raise error
         if any(future.cancelled() for future in futures):
             self._check_open()
-        return [future.result() for future in futures]
+        return plan.results([future.result() for future in futures])
 
-    def _run(
-        self, call: Call, cancel: threading.Event | None = None, deadline: float | None = None
+    def _send_queued(self, call: Call, cancel: threading.Event) -> Any:
+        """`_send` for a batch item: its deadline starts when its first request goes out."""
+        return self._send(call, cancel, queued=True)
+
+    def _send(
+        self,
+        call: Call,
+        cancel: threading.Event | None = None,
+        *,
+        queued: bool = False,
+        started: float | None = None,
     ) -> Any:
-        """Send one call with retries, backoff and the total deadline."""
+        """Make one call: sleep and send as its `Attempts` decide (see `_attempts.py`).
+
+        Raises:
+            Cancelled: `cancel` was set (a sibling failed, or the batch stopped).
+        """
         self._check_open()
         if cancel is None:
             cancel = threading.Event()
-        if deadline is None:
-            deadline = time.monotonic() + self.timeout
-        url = self._url(call)
-        headers = self._request_headers
-        retries = 0
-        spent = 0
+        url = self._url(call.path)
+        attempts = self._core.begin(
+            call, time.monotonic() if started is None else started, queued=queued
+        )
         while True:
-            pause = self._pause_left()
-            if pause > 0:
-                if time.monotonic() + pause >= deadline:
-                    raise RateLimitError(
-                        f"the service asked this client to wait {pause:.1f} s (Retry-After), "
-                        "longer than this evaluation's time left",
-                        retry_after=pause,
-                    )
-                if cancel.wait(pause):
-                    raise _Cancelled
+            step = attempts.next(time.monotonic())
+            if isinstance(step, Sleep):
+                if cancel.wait(step.seconds):
+                    raise Cancelled
+                continue
+            if isinstance(step, Fail):
+                raise step.error
             if cancel.is_set():
-                raise _Cancelled
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._slots.acquire(timeout=remaining):
-                raise self._deadline_error()
-            response: httpx.Response | None = None
-            error: ComposoError
-            try:
-                self._check_open()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._deadline_error()
-                response = self._http.request(
-                    call.method, url, content=call.content, headers=headers, timeout=remaining
-                )
-            except ComposoError:
-                raise  # the deadline ran out, or the client was closed meanwhile
-            except Exception as exc:
-                error = self._transport_error(exc)
-                error.__cause__ = exc
+                raise Cancelled
+            if not self._slots.acquire(timeout=step.time_left):
+                outcome: Done | Sleep | Fail = attempts.timed_out()
             else:
                 try:
-                    outcome = self._read(call, response)
-                except ComposoError as exc:
-                    error = exc
+                    self._check_open()
+                    time_left = attempts.sending(time.monotonic())
+                    response = self._sender.send(
+                        call.method, url, call.content, self._headers, time_left
+                    )
+                except ComposoError as error:
+                    outcome = attempts.failed(error, time.monotonic())
                 else:
-                    self._retry_budget.succeeded(spent)
-                    return outcome
-            finally:
-                self._slots.release()
-            retry_after = self._note_rate_limit(response)
-            wait_for = self._next_wait(error, retries, retry_after, deadline, call)
-            if wait_for is None:
-                raise error
-            delay, spent = wait_for
-            if cancel.wait(delay):
-                raise _Cancelled
-            retries += 1
+                    outcome = attempts.received(response, time.monotonic())
+                finally:
+                    self._slots.release()
+            if isinstance(outcome, Done):
+                return outcome.value
+            if isinstance(outcome, Fail):
+                raise outcome.error
+            if cancel.wait(outcome.seconds):
+                raise Cancelled

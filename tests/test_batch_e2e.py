@@ -31,7 +31,9 @@ def items(count: int) -> Iterator[dict[str, Any]]:
 
 async def test_two_thousand_pairs_under_faults_are_each_accounted_for_exactly_once() -> None:
     limit = 50
-    with MockServer(p503=0.2, p429=0.1, retry_after=1, p_drop=0.02, seed=7) as server:
+    # 429s come from a real quota (400 requests/s, bursts of 20), as a service's do.
+    faults = {"p503": 0.2, "p_drop": 0.02, "rate_limit": (20, 0.05), "seed": 7}
+    with MockServer(**faults) as server:
         async with AsyncComposo(
             api_key="k", base_url=server.base_url, num_retries=4, max_concurrent_requests=limit
         ) as client:
@@ -52,7 +54,7 @@ async def test_two_thousand_pairs_under_faults_are_each_accounted_for_exactly_on
     assert counters.peak_in_flight <= limit
     # Faults really happened, and most pairs still got scored after retries.
     assert counters.by_status.get(503, 0) > 100
-    assert counters.by_status.get(429, 0) > 50
+    assert counters.by_status.get(429, 0) > 5  # the quota was hit: the limiter then paced it
     assert counters.by_status.get(0, 0) > 10  # dropped connections
     assert sum(r.ok for r in results) > 1900
     assert elapsed < 240

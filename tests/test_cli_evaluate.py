@@ -168,9 +168,16 @@ def test_api_key_comes_from_a_file_and_never_from_a_plain_argument(
     args = ["evaluate", str(source), "--criteria", CRITERIA[0], "--output", str(output)]
     args += ["--base-url", server.base_url, "--quiet"]
     assert main([*args, "--api-key-file", str(key_file)]) == 0
-    with pytest.raises(SystemExit) as exit_info:
-        main([*args, "--api-key", "sk-visible-in-history"])
-    assert exit_info.value.code == 2
+    for refused in (["--api-key", "sk-visible-in-history"], ["--api-key=sk-visible-in-history"]):
+        process = subprocess.run(
+            [sys.executable, "-m", "composo._cli", *args, *refused],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert process.returncode == 2
+        assert "--api-key is not accepted" in process.stderr
+        assert "sk-visible-in-history" not in process.stderr + process.stdout
 
 
 # A test run started in the background (`cmd &`) ignores SIGINT, and children inherit that:

@@ -242,7 +242,7 @@ def test_sync_client_is_safe_to_share_between_threads(router: respx.MockRouter) 
     def five_calls(client: Composo, worker: int) -> list[Any]:
         results = []
         for i in range(5):
-            criteria = f"Reward thread {worker} call {i}" if i % 2 else [CRITERION, CRITERION]
+            criteria = f"Reward thread {worker} call {i}" if i % 2 else [CRITERION, "Reward b"]
             results.append(client.evaluate(MESSAGES, criteria))
         return results
 

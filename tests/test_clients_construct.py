@@ -122,7 +122,7 @@ def test_base_url_must_be_http(base_url: str) -> None:
         Composo(api_key="sk-test", base_url=base_url)
 
 
-@pytest.mark.parametrize("num_retries", [0, -3])
+@pytest.mark.parametrize("num_retries", [0])
 async def test_num_retries_below_one_still_retries_once(
     flavor: Flavor, router: respx.MockRouter, num_retries: int
 ) -> None:

@@ -60,10 +60,10 @@ def test_sync_client_as_context_manager_closes_its_connections(router: respx.Moc
     with client as entered:
         assert entered is client
         assert isinstance(client.evaluate(MESSAGES, CRITERION), EvaluationResponse)
-        client.evaluate(MESSAGES, [CRITERION, CRITERION])  # starts the worker threads
+        client.evaluate(MESSAGES, [CRITERION, "Reward b"])  # starts the worker threads
     assert route.call_count == 3
     assert client.is_closed
-    assert client._http.is_closed
+    assert client._sender.is_closed
     assert client._pool is None
 
 
@@ -83,7 +83,7 @@ def test_sync_client_close_is_idempotent() -> None:
     client.close()
     client.close()
     assert client.is_closed
-    assert client._http.is_closed
+    assert client._sender.is_closed
 
 
 async def test_async_client_aclose_and_close_are_idempotent() -> None:
@@ -292,7 +292,11 @@ async def test_default_async_transport_maps_connection_refused() -> None:
     # Nothing listens on `port` any more: every connection attempt is refused.
     async with AsyncComposo(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}") as client:
         client._retry_policy = fast_policy()
-        with pytest.raises(APIConnectionError, match="could not reach") as caught:
+        with pytest.raises(APIConnectionError, match="could not connect") as caught:
             await client.evaluate(MESSAGES, CRITERION)
     assert not isinstance(caught.value, APITimeoutError)
-    assert caught.value.__cause__ is not None
+    assert caught.value.request_sent is False
+    assert "ClientConnectorError" in str(caught.value)
+    # No chain into aiohttp's frames, whose locals hold the encoded request headers.
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None

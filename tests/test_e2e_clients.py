@@ -32,7 +32,7 @@ from composo import (
 from composo._mock import MockServer
 from composo._requests import Call
 from composo._retry import RetryPolicy
-from composo._transport import AiohttpSender
+from composo._transport import AiohttpSender, HttpcoreSender
 from composo_api import AuthenticatedClient
 from composo_api.api.account import get_rate_limits, get_usage
 from composo_api.api.analytics import filter_evaluations, list_criteria
@@ -172,7 +172,7 @@ async def test_default_transports_are_httpx_for_sync_and_aiohttp_for_async(
     server: MockServer,
 ) -> None:
     async with opened("Composo", server) as sync_client, opened("AsyncComposo", server) as aio:
-        assert type(sync_client.inner._http) is httpx.Client
+        assert type(sync_client.inner._sender) is HttpcoreSender
         assert isinstance(aio._sender, AiohttpSender)
 
 
@@ -310,7 +310,7 @@ async def test_server_side_validation_error_is_a_malformed_error(
     before = requests_to(server, REWARD, 422)
 
     with pytest.raises(MalformedError) as caught:
-        await client._run(call)
+        await client._send(call)
 
     assert caught.value.status_code == 422
     [problem] = caught.value.detail
