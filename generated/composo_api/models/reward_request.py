@@ -41,8 +41,7 @@ class RewardRequest:
                 and analytics. Keys and values are strings of at most 64 characters; convert numbers
                 and booleans to strings before sending.
             evaluate_latest (bool | Unset): `true` scores only the last assistant turn; `false` scores every assistant turn
-                (refused for Lightning cores).
-                 Default: True.
+                (refused for Lightning cores). Left out, the service uses `true`.
             explanation_cleaning (ExplanationCleaning | Unset): `end_user`: also return `cleaned_explanation`, a version of
                 the explanation worded for
                 the end user of the evaluated application.
@@ -58,7 +57,7 @@ class RewardRequest:
     system: str | Unset = UNSET
     tools: list[ToolDefinition] | Unset = UNSET
     tags: Tags | Unset = UNSET
-    evaluate_latest: bool | Unset = True
+    evaluate_latest: bool | Unset = UNSET
     explanation_cleaning: ExplanationCleaning | Unset = UNSET
     data_retention: DataRetentionMode | str | Unset = UNSET
     trace_id: UUID | Unset = UNSET
