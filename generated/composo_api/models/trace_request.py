@@ -38,8 +38,10 @@ class TraceRequest:
                 and booleans to strings before sending.
             evaluate_latest (bool | Unset): Traces are always scored whole: only `false` is accepted, and leaving the field
                 out means the same.
-            data_retention (DataRetentionMode | str | Unset): What the service stores of this request. More modes are
-                planned.
+            data_retention (DataRetentionMode | str | Unset): What the service stores of this request: a `DataRetentionMode`
+                (`standard` when left out, or `none`). More modes are planned, so the field accepts any non-empty string: a
+                client generated from this version can send a mode added later without being regenerated. The service answers
+                `422` for a mode it does not know (a misspelt one, or a newer one sent to an older deployment).
             trace_id (UUID | Unset): Attach this evaluation to an existing stored trace.
     """
 
