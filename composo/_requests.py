@@ -612,7 +612,7 @@ def plan_evaluate_trace(
             trace=model,
             model_core=core,
             tags=UNSET if converted_tags is None else Tags.from_dict(converted_tags),
-            # Sent only when the caller set it: the generated model defaults it to False.
+            # Sent only when the caller set it (left out, the service assumes False).
             evaluate_latest=_unset_if_none(evaluate_latest),
             data_retention=retention,
             evaluation_criteria=UNSET if by_name else value,

@@ -17,6 +17,7 @@ import pytest
 
 import composo_api
 from composo_api import models
+from composo_api.api.traces import list_traces
 from composo_api.client import Client
 from tests._spec_util import component, operations, resolve, same_json, spec, validator
 
@@ -128,6 +129,26 @@ def test_trace_request_built_with_the_generated_models_validates_against_the_spe
     wire = body.to_dict()
     assert validator(component("TraceRequest")).is_valid(wire)
     assert wire["trace"]["agent_instance_by_id"]["a1"]["interactions"][1] == "a2"
+
+
+def test_fields_the_service_fills_in_are_left_out_unless_set() -> None:
+    # The spec states no `default` (tests/test_spec.py), so the generated models and operations
+    # send a field the service fills in only when the caller set it, as the spec asks.
+    messages = [models.ChatMessage.from_dict({"role": "user", "content": "x"})] * 2
+    reward = models.RewardRequest(messages=messages, evaluation_criteria="Reward x")
+    assert set(reward.to_dict()) == {"messages", "evaluation_criteria"}
+    trace = models.MultiAgentTrace.from_dict(
+        {"root_agent_instance_id": "a", "agent_instance_by_id": {}}
+    )
+    assert set(models.TraceRequest(trace=trace, evaluator_name="e").to_dict()) == {
+        "trace",
+        "evaluator_name",
+    }
+    assert models.EvaluationFilterRequest().to_dict() == {}
+    assert list_traces._get_kwargs()["params"] == {}
+    assert list_traces._get_kwargs(page_size=50)["params"] == {"page_size": 50}
+    latest = models.RewardRequest(messages=messages, evaluator_name="e", evaluate_latest=True)
+    assert latest.to_dict()["evaluate_latest"] is True
 
 
 def test_unknown_model_core_in_a_payload_parses_as_a_plain_string() -> None:

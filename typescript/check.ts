@@ -1,7 +1,7 @@
-// What a TypeScript team does with openapi.yaml: generate types with openapi-typescript and build
-// requests / read responses through them. scripts/check-typescript generates the types into
-// build/ts/ and runs `tsc --noEmit` on this file, so a spec change that breaks this code breaks
-// CI. Nothing here runs; it only has to type-check.
+// What a TypeScript team does with openapi.yaml: generate types with openapi-typescript (as it
+// comes, no options) and build requests / read responses through them. scripts/check-typescript
+// generates the types from a bare copy of the spec and runs `tsc --noEmit` on this file, so a
+// spec change that breaks this code breaks CI. Nothing here runs; it only has to type-check.
 
 import type { components, paths } from "../build/ts/composo";
 
@@ -20,7 +20,59 @@ export type RewardOk = JsonBody<RewardOperation["responses"][200]>;
 export type TraceBody = JsonBody<TraceOperation["requestBody"]>;
 export type TraceOk = JsonBody<TraceOperation["responses"][200]>;
 
-// A reward request: only `messages` is required; defaulted fields stay optional.
+// The first requests a TypeScript user writes hold the required fields and nothing else: a field
+// the service fills in when it is left out (evaluate_latest, page, page_size, ...) must not be
+// required by the types. A `default` in the spec would make openapi-typescript require it.
+export const minimalReward: RewardBody = {
+  messages: [
+    { role: "user", content: "Can I still return the jacket I bought three weeks ago?" },
+    { role: "assistant", content: "Yes, within 30 days. Use the returns form." },
+  ],
+  // Required by the either-or rule (a criterion or a saved evaluator), which TypeScript does
+  // not see: the types make both optional.
+  evaluation_criteria: "Reward responses that state the refund window",
+};
+
+export const minimalTrace: TraceBody = {
+  trace: {
+    root_agent_instance_id: "agent-1",
+    agent_instance_by_id: {
+      "agent-1": {
+        id: "agent-1",
+        name: "support",
+        interactions: [
+          {
+            input_messages: [{ role: "user", content: "Where is order 8812?" }],
+            output_messages: [{ content: "It ships today." }],
+          },
+        ],
+      },
+    },
+  },
+  evaluation_criteria: "Reward agents that give a delivery date.",
+};
+
+type FilterOperation = paths["/api/v1/evaluations/filter"]["post"];
+export const everyEvaluation: JsonBody<FilterOperation["requestBody"]> = {};
+
+// A listTraces call without paging parameters, typed the way openapi-fetch's `client.GET` types
+// it: the query comes from `paths`, and each of its parameters may be left out.
+type ListTraces = paths["/api/v1/traces"]["get"];
+type TracePage = JsonBody<ListTraces["responses"][200]>;
+declare function getTraces(init: { params: ListTraces["parameters"] }): Promise<TracePage>;
+
+export async function storedTraceIds(): Promise<string[]> {
+  let page = await getTraces({ params: {} });
+  const ids = page.traces.map((stored) => stored.id);
+  while (page.next_page_token !== null) {
+    page = await getTraces({ params: { query: { page_token: page.next_page_token } } });
+    ids.push(...page.traces.map((stored) => stored.id));
+  }
+  const november = await getTraces({ params: { query: { start_date: "2026-11-01T00:00:00Z" } } });
+  return [...ids, ...november.traces.map((stored) => stored.id)];
+}
+
+// A reward request with every optional field a user is likely to set.
 export const reward: RewardBody = {
   messages: [
     { role: "user", content: "Can I still return the jacket I bought three weeks ago?" },

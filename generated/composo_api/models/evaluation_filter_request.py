@@ -24,15 +24,15 @@ class EvaluationFilterRequest:
         filters (list[TagFilter] | Unset): Tag filters; an evaluation must match every one.
         criteria_filter (CriteriaFilter | Unset): Matches evaluations whose criterion is one of `values`.
         endpoint_type (EndpointType | Unset): Which evaluation endpoint produced a stored evaluation.
-        page (int | Unset): The page number, from 1. Default: 1.
-        page_size (int | Unset): How many evaluations a page holds. Default: 50.
+        page (int | Unset): The page number, from 1; 1 when left out.
+        page_size (int | Unset): How many evaluations a page holds; 50 when left out.
     """
 
     filters: list[TagFilter] | Unset = UNSET
     criteria_filter: CriteriaFilter | Unset = UNSET
     endpoint_type: EndpointType | Unset = UNSET
-    page: int | Unset = 1
-    page_size: int | Unset = 50
+    page: int | Unset = UNSET
+    page_size: int | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         filters: list[dict[str, Any]] | Unset = UNSET

@@ -41,13 +41,14 @@ class RewardRequest:
                 and analytics. Keys and values are strings of at most 64 characters; convert numbers
                 and booleans to strings before sending.
             evaluate_latest (bool | Unset): `true` scores only the last assistant turn; `false` scores every assistant turn
-                (refused for Lightning cores).
-                 Default: True.
+                (refused for Lightning cores). Left out, the service uses `true`.
             explanation_cleaning (ExplanationCleaning | Unset): `end_user`: also return `cleaned_explanation`, a version of
                 the explanation worded for
                 the end user of the evaluated application.
-            data_retention (DataRetentionMode | str | Unset): What the service stores of this request. More modes are
-                planned.
+            data_retention (DataRetentionMode | str | Unset): What the service stores of this request: a `DataRetentionMode`
+                (`standard` when left out, or `none`). More modes are planned, so the field accepts any non-empty string: a
+                client generated from this version can send a mode added later without being regenerated. The service answers
+                `422` for a mode it does not know (a misspelt one, or a newer one sent to an older deployment).
             trace_id (UUID | Unset): Attach this evaluation to an existing stored trace.
     """
 
@@ -58,7 +59,7 @@ class RewardRequest:
     system: str | Unset = UNSET
     tools: list[ToolDefinition] | Unset = UNSET
     tags: Tags | Unset = UNSET
-    evaluate_latest: bool | Unset = True
+    evaluate_latest: bool | Unset = UNSET
     explanation_cleaning: ExplanationCleaning | Unset = UNSET
     data_retention: DataRetentionMode | str | Unset = UNSET
     trace_id: UUID | Unset = UNSET

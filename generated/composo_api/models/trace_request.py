@@ -36,9 +36,12 @@ class TraceRequest:
             tags (Tags | Unset): Labels stored with the evaluation for filtering later (`POST /api/v1/evaluations/filter`)
                 and analytics. Keys and values are strings of at most 64 characters; convert numbers
                 and booleans to strings before sending.
-            evaluate_latest (bool | Unset): Traces are always scored whole; only `false` is accepted. Default: False.
-            data_retention (DataRetentionMode | str | Unset): What the service stores of this request. More modes are
-                planned.
+            evaluate_latest (bool | Unset): Traces are always scored whole: only `false` is accepted, and leaving the field
+                out means the same.
+            data_retention (DataRetentionMode | str | Unset): What the service stores of this request: a `DataRetentionMode`
+                (`standard` when left out, or `none`). More modes are planned, so the field accepts any non-empty string: a
+                client generated from this version can send a mode added later without being regenerated. The service answers
+                `422` for a mode it does not know (a misspelt one, or a newer one sent to an older deployment).
             trace_id (UUID | Unset): Attach this evaluation to an existing stored trace.
     """
 
@@ -47,7 +50,7 @@ class TraceRequest:
     evaluator_name: str | Unset = UNSET
     model_core: ModelCore | str | Unset = UNSET
     tags: Tags | Unset = UNSET
-    evaluate_latest: bool | Unset = False
+    evaluate_latest: bool | Unset = UNSET
     data_retention: DataRetentionMode | str | Unset = UNSET
     trace_id: UUID | Unset = UNSET
 

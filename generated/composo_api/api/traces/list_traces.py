@@ -15,7 +15,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     page_token: str | Unset = UNSET,
-    page_size: int | Unset = 50,
+    page_size: int | Unset = UNSET,
     start_date: datetime.datetime | Unset = UNSET,
     end_date: datetime.datetime | Unset = UNSET,
 ) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     page_token: str | Unset = UNSET,
-    page_size: int | Unset = 50,
+    page_size: int | Unset = UNSET,
     start_date: datetime.datetime | Unset = UNSET,
     end_date: datetime.datetime | Unset = UNSET,
 ) -> Response[ErrorResponse | TraceListResponse | ValidationErrorResponse]:
@@ -118,7 +118,7 @@ def sync_detailed(
 
     Args:
         page_token (str | Unset):
-        page_size (int | Unset):  Default: 50.
+        page_size (int | Unset):
         start_date (datetime.datetime | Unset):
         end_date (datetime.datetime | Unset):
 
@@ -148,7 +148,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     page_token: str | Unset = UNSET,
-    page_size: int | Unset = 50,
+    page_size: int | Unset = UNSET,
     start_date: datetime.datetime | Unset = UNSET,
     end_date: datetime.datetime | Unset = UNSET,
 ) -> ErrorResponse | TraceListResponse | ValidationErrorResponse | None:
@@ -160,7 +160,7 @@ def sync(
 
     Args:
         page_token (str | Unset):
-        page_size (int | Unset):  Default: 50.
+        page_size (int | Unset):
         start_date (datetime.datetime | Unset):
         end_date (datetime.datetime | Unset):
 
@@ -185,7 +185,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     page_token: str | Unset = UNSET,
-    page_size: int | Unset = 50,
+    page_size: int | Unset = UNSET,
     start_date: datetime.datetime | Unset = UNSET,
     end_date: datetime.datetime | Unset = UNSET,
 ) -> Response[ErrorResponse | TraceListResponse | ValidationErrorResponse]:
@@ -197,7 +197,7 @@ async def asyncio_detailed(
 
     Args:
         page_token (str | Unset):
-        page_size (int | Unset):  Default: 50.
+        page_size (int | Unset):
         start_date (datetime.datetime | Unset):
         end_date (datetime.datetime | Unset):
 
@@ -225,7 +225,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     page_token: str | Unset = UNSET,
-    page_size: int | Unset = 50,
+    page_size: int | Unset = UNSET,
     start_date: datetime.datetime | Unset = UNSET,
     end_date: datetime.datetime | Unset = UNSET,
 ) -> ErrorResponse | TraceListResponse | ValidationErrorResponse | None:
@@ -237,7 +237,7 @@ async def asyncio(
 
     Args:
         page_token (str | Unset):
-        page_size (int | Unset):  Default: 50.
+        page_size (int | Unset):
         start_date (datetime.datetime | Unset):
         end_date (datetime.datetime | Unset):
 
