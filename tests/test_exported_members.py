@@ -20,6 +20,7 @@ EXPECTED_ALL = [
     "APITimeoutError",
     "AgentInstance",
     "AgentTraceResult",
+    "AgentTracer",
     "AsyncBatch",
     "AsyncComposo",
     "AsyncMockServer",
@@ -30,7 +31,9 @@ EXPECTED_ALL = [
     "ClientClosedError",
     "Composo",
     "ComposoError",
+    "ComposoTracer",
     "EvaluationResponse",
+    "Instruments",
     "LLMInput",
     "LLMInteraction",
     "LLMOutput",
@@ -47,12 +50,22 @@ EXPECTED_ALL = [
     "RateLimitError",
     "SyncBatch",
     "__version__",
+    "agent_tracer",
     "criteria",
     "mock_server",
 ]
 
 # Heavy or optional packages that `import composo` must not pull in.
-NOT_IMPORTED = ("httpx", "composo_api", "aiohttp", "openai", "anthropic")
+NOT_IMPORTED = (
+    "httpx",
+    "composo_api",
+    "aiohttp",
+    "openai",
+    "anthropic",
+    "google",
+    "opentelemetry",
+    "openinference",
+)
 
 _IMPORT_PROBE = """
 import json, logging, sys
