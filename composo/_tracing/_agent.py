@@ -10,7 +10,6 @@ remembers which agent was current, and when an OpenInference LLM span ends, pars
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 import threading
@@ -121,7 +120,8 @@ class AgentTracer:
                     interactions.append(item.agent_id)
                     queue.append(item)
                 else:
-                    interactions.append(copy.deepcopy(item))
+                    # A copy through the wire form: deepcopy would clone the UNSET sentinel.
+                    interactions.append(LLMInteraction.from_dict(item.to_dict()))
             instances[tracer.agent_id] = AgentInstance(
                 id=tracer.agent_id, name=tracer.name, interactions=interactions
             )
