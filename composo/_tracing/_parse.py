@@ -204,14 +204,10 @@ def _input_entries(
                 content=_tool_response(message, provider, ids, notes),
             )
         ]
-    entries: list[LLMInput] = []
-    seen: set[str] = set()
-    for kind, item in _message_items(message, ids, notes):
-        if isinstance(item, LLMToolCall):
-            if item.id in seen:
-                continue
-            seen.add(item.id)
-        entries.append(LLMInput(role=role, type_=kind, content=item))
+    entries = [
+        LLMInput(role=role, type_=kind, content=item)
+        for kind, item in _message_items(message, ids, notes)
+    ]
     if not entries:
         notes.add(f"an empty {role} message kept as empty text")
         entries.append(LLMInput(role=role, type_="text", content=""))
@@ -219,15 +215,9 @@ def _input_entries(
 
 
 def _output_entries(message: Mapping[str, Any], ids: _CallIds, notes: _Notes) -> list[LLMOutput]:
-    entries: list[LLMOutput] = []
-    seen: set[str] = set()
-    for kind, item in _message_items(message, ids, notes):
-        if isinstance(item, LLMToolCall):
-            if item.id in seen:
-                continue
-            seen.add(item.id)
-        entries.append(LLMOutput(type_=kind, content=item))
-    return entries
+    return [
+        LLMOutput(type_=kind, content=item) for kind, item in _message_items(message, ids, notes)
+    ]
 
 
 def _tool_response(
@@ -255,18 +245,22 @@ def _message_items(
     tool calls.
 
     Anthropic reports each tool_use block twice, as a content part and as a tool call; the
-    callers keep the first of each id, so the block's place among the text parts wins.
+    first of each id is kept, so the block keeps its place among the text parts.
     """
     content = message.get(_CONTENT)
     if content is not None:
         yield "text", _text(content)
+    seen: set[str] = set()
     for part in indexed(message, _CONTENTS):
         if any(key.startswith(_CALL_PREFIX) for key in part):
-            yield "tool_call", _tool_call(part, ids, notes)
+            call = _tool_call(part, ids, notes)
+            seen.add(call.id)
+            yield "tool_call", call
         else:
             yield _part(part, notes)
-    for call in indexed(message, _TOOL_CALLS):
-        yield "tool_call", _tool_call(call, ids, notes)
+    for fields in indexed(message, _TOOL_CALLS):
+        if fields.get(_CALL_ID) not in seen:
+            yield "tool_call", _tool_call(fields, ids, notes)
     if isinstance(message.get(_FUNCTION_CALL_NAME), str):
         # The deprecated OpenAI `function_call`: one call, no id.
         legacy = {
