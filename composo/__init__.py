@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from composo._models import EvaluationResponse
     from composo._ratelimit import RateLimiter
     from composo._sync_client import Composo
+    from composo.tracing import AgentTracer, ComposoTracer, Instruments, agent_tracer
     from composo_api.models import (
         AgentInstance,
         AgentTraceResult,
@@ -60,6 +61,7 @@ __all__ = [
     "APITimeoutError",
     "AgentInstance",
     "AgentTraceResult",
+    "AgentTracer",
     "AsyncBatch",
     "AsyncComposo",
     "AsyncMockServer",
@@ -70,7 +72,9 @@ __all__ = [
     "ClientClosedError",
     "Composo",
     "ComposoError",
+    "ComposoTracer",
     "EvaluationResponse",
+    "Instruments",
     "LLMInput",
     "LLMInteraction",
     "LLMOutput",
@@ -88,6 +92,7 @@ __all__ = [
     "RateLimiter",
     "SyncBatch",
     "__version__",
+    "agent_tracer",
     "criteria",
     "mock_server",
 ]
@@ -97,6 +102,8 @@ _EXCEPTIONS = "composo._exceptions"
 # The local mock server needs the `mock` extra; its names load only when used.
 _MOCK = "composo._mock"
 _MODELS = "composo_api.models"
+# Tracing needs the `tracing` extra; composo.tracing says so when it is missing.
+_TRACING = "composo.tracing"
 # Where each public name lives; imported on first access (PEP 562).
 _LAZY = {
     "APIConnectionError": _EXCEPTIONS,
@@ -105,6 +112,7 @@ _LAZY = {
     "APITimeoutError": _EXCEPTIONS,
     "AgentInstance": _MODELS,
     "AgentTraceResult": _MODELS,
+    "AgentTracer": _TRACING,
     "AsyncBatch": _BATCH,
     "AsyncComposo": "composo._async_client",
     "AsyncMockServer": _MOCK,
@@ -115,7 +123,9 @@ _LAZY = {
     "ClientClosedError": _EXCEPTIONS,
     "Composo": "composo._sync_client",
     "ComposoError": _EXCEPTIONS,
+    "ComposoTracer": _TRACING,
     "EvaluationResponse": "composo._models",
+    "Instruments": _TRACING,
     "LLMInput": _MODELS,
     "LLMInteraction": _MODELS,
     "LLMOutput": _MODELS,
@@ -132,6 +142,7 @@ _LAZY = {
     "RateLimitError": _EXCEPTIONS,
     "RateLimiter": "composo._ratelimit",
     "SyncBatch": _BATCH,
+    "agent_tracer": _TRACING,
     "mock_server": _MOCK,
 }
 

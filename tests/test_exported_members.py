@@ -21,6 +21,7 @@ EXPECTED_ALL = [
     "APITimeoutError",
     "AgentInstance",
     "AgentTraceResult",
+    "AgentTracer",
     "AsyncBatch",
     "AsyncComposo",
     "AsyncMockServer",
@@ -31,7 +32,9 @@ EXPECTED_ALL = [
     "ClientClosedError",
     "Composo",
     "ComposoError",
+    "ComposoTracer",
     "EvaluationResponse",
+    "Instruments",
     "LLMInput",
     "LLMInteraction",
     "LLMOutput",
@@ -49,12 +52,22 @@ EXPECTED_ALL = [
     "RateLimiter",
     "SyncBatch",
     "__version__",
+    "agent_tracer",
     "criteria",
     "mock_server",
 ]
 
 # Heavy or optional packages that `import composo` must not pull in.
-NOT_IMPORTED = ("httpx", "composo_api", "aiohttp", "openai", "anthropic")
+NOT_IMPORTED = (
+    "httpx",
+    "composo_api",
+    "aiohttp",
+    "openai",
+    "anthropic",
+    "google",
+    "opentelemetry",
+    "openinference",
+)
 
 _IMPORT_PROBE = """
 import json, logging, sys

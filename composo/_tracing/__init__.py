@@ -1,0 +1,1 @@
+"""Agent tracing internals; the public names are in `composo.tracing`."""
