@@ -18,14 +18,29 @@ from composo._compare_render import (
 
 _BASE_COLOUR = "#9aa5b1"
 _NEW_COLOUR = "#2f6fdf"
+# The base run's mean line: darker than its bars, so it shows where it crosses them.
+_BASE_LINE = "#52606d"
 
-# The plot's size in SVG units and its margins (left leaves room for the percentage labels).
-_WIDTH, _HEIGHT = 720, 250
-_LEFT, _RIGHT, _TOP, _BOTTOM = 52, 16, 34, 44
+# The plot's size in SVG units (it scales to the page) and its margins: the left one leaves
+# room for the percentage labels, the top one for the legend.
+_WIDTH, _HEIGHT = 960, 260
+_LEFT, _RIGHT, _TOP, _BOTTOM = 52, 16, 52, 44
 
-# Upper ends tried for the y axis, as shares of the pairs: the first at or above the tallest
-# bar is used, so bars fill the plot and the gridlines fall on round percentages.
-_Y_TOPS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+# (top, step) tried for the y axis, as shares of the pairs: the first top at or above the
+# tallest bar is used, so bars fill the plot and the gridlines fall on round percentages.
+_Y_AXES = (
+    (0.05, 0.01),
+    (0.1, 0.02),
+    (0.15, 0.05),
+    (0.2, 0.05),
+    (0.25, 0.05),
+    (0.3, 0.1),
+    (0.4, 0.1),
+    (0.5, 0.1),
+    (0.6, 0.2),
+    (0.8, 0.2),
+    (1.0, 0.25),
+)
 
 _STYLE = """
 :root { color-scheme: light; }
@@ -42,12 +57,13 @@ p { margin: 4px 0; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   background: #e9edf1; padding: 1px 4px; border-radius: 3px; overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
-th, td { padding: 7px 10px; border-bottom: 1px solid #e4e7eb; text-align: left;
+th, td { padding: 7px 8px; border-bottom: 1px solid #e4e7eb; text-align: left;
   vertical-align: top; }
-th { font-size: 12px; color: #52606d; font-weight: 600; background: #f9fafb;
-  white-space: nowrap; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.criterion { overflow-wrap: anywhere; min-width: 220px; }
+th { font-size: 12px; line-height: 1.3; color: #52606d; font-weight: 600;
+  background: #f9fafb; vertical-align: bottom; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
+td.criterion { overflow-wrap: anywhere; min-width: 180px; }
 td.criterion a { color: inherit; text-decoration: none; }
 td.criterion a:hover { text-decoration: underline; }
 .summary { border: 1px solid #e4e7eb; border-radius: 8px; overflow: hidden; margin-top: 18px; }
@@ -63,10 +79,11 @@ section.criterion { background: #fff; border: 1px solid #e4e7eb; border-radius: 
 .stats { color: #3e4c59; font-variant-numeric: tabular-nums; }
 .stats b { color: #1f2933; }
 figure { margin: 12px 0 0; }
-svg { display: block; width: 100%; max-width: 720px; height: auto; }
+svg { display: block; width: 100%; height: auto; }
 svg text { font: 12px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
   fill: #3e4c59; }
-.items td.explanation { color: #3e4c59; font-size: 13px; overflow-wrap: anywhere; }
+.items td.explanation { color: #3e4c59; font-size: 13px; overflow-wrap: anywhere;
+  width: 60%; }
 ul.notes { margin: 12px 0 0; padding-left: 18px; color: #3e4c59; }
 footer { color: #7b8794; font-size: 12px; margin-top: 28px; }
 """
@@ -102,8 +119,8 @@ new <code>{new}</code> ({comparison.new_records} records)</p>
 <table class="summary">
 <thead><tr><th>criterion</th><th class="num">pairs</th><th class="num">base</th>
 <th class="num">new</th><th class="num">change</th><th class="num">{level} interval</th>
-<th class="num">pass rate</th><th class="num">only base / new</th>
-<th class="num">errors base / new</th><th>verdict</th></tr></thead>
+<th class="num">pass rate</th><th class="num">only in<br>base / new</th>
+<th class="num">errors<br>base / new</th><th>verdict</th></tr></thead>
 <tbody>
 {rows}
 </tbody>
@@ -169,8 +186,9 @@ def _section(number: int, c: CriterionComparison, top: int) -> str:
     return "\n".join(parts)
 
 
-def _y_top(largest: float) -> float:
-    return next((top for top in _Y_TOPS if largest <= top + 1e-12), 1.0)
+def y_axis(largest: float) -> tuple[float, float]:
+    """The y axis's top and gridline step for a tallest bar of `largest` (a share)."""
+    return next((axis for axis in _Y_AXES if largest <= axis[0] + 1e-12), _Y_AXES[-1])
 
 
 def histogram_svg(c: CriterionComparison) -> str:
@@ -193,18 +211,18 @@ def histogram_svg(c: CriterionComparison) -> str:
     plot_h = _HEIGHT - _TOP - _BOTTOM
     base = [count / c.pairs for count in c.base_histogram]
     new = [count / c.pairs for count in c.new_histogram]
-    top = _y_top(max(*base, *new))
+    top, step = y_axis(max(*base, *new))
     bottom = _TOP + plot_h
 
     def y(share: float) -> float:
         return bottom - share / top * plot_h
 
     parts = [head]
-    for step in range(5):
-        share = top * step / 4
+    for tick in range(round(top / step) + 1):
+        share = tick * step
         parts.append(
             f'<line x1="{_LEFT}" x2="{_WIDTH - _RIGHT}" y1="{y(share):.1f}" y2="{y(share):.1f}" '
-            f'stroke="{"#9aa5b1" if step == 0 else "#e4e7eb"}" stroke-width="1"/>'
+            f'stroke="{"#9aa5b1" if tick == 0 else "#e4e7eb"}" stroke-width="1"/>'
             f'<text x="{_LEFT - 8}" y="{y(share) + 4:.1f}" text-anchor="end">{share:.0%}</text>'
         )
     bins = len(base)
@@ -232,41 +250,53 @@ def histogram_svg(c: CriterionComparison) -> str:
                 f'text-anchor="middle">{name}</text>'
             )
     else:
-        for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-            x = _LEFT + tick * plot_w
+        for mark in (0.0, 0.25, 0.5, 0.75, 1.0):
+            x = _LEFT + mark * plot_w
             parts.append(
                 f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{bottom}" y2="{bottom + 5}" '
                 f'stroke="#9aa5b1"/><text x="{x:.1f}" y="{axis_y}" '
-                f'text-anchor="middle">{tick:g}</text>'
+                f'text-anchor="middle">{mark:g}</text>'
             )
-        for mean, colour in ((c.base_mean, "#52606d"), (c.new_mean, _NEW_COLOUR)):
-            if mean is not None:
-                x = _LEFT + mean * plot_w
-                parts.append(
-                    f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" y2="{bottom}" '
-                    f'stroke="{colour}" stroke-width="2" stroke-dasharray="5 4"/>'
-                )
+        parts += _mean_lines(c, plot_w, bottom)
         parts.append(
-            f'<text x="{_LEFT + plot_w / 2}" y="{_HEIGHT - 6}" text-anchor="middle">score '
-            "(dashed lines: means)</text>"
+            f'<text x="{_LEFT + plot_w / 2}" y="{_HEIGHT - 6}" text-anchor="middle">score</text>'
         )
     parts.append(_legend(c))
     parts.append("</svg>")
     return "".join(parts)
 
 
+def _mean_lines(c: CriterionComparison, plot_w: float, bottom: float) -> list[str]:
+    """A dashed line at each run's mean, labelled above the plot; the labels lean apart (the
+    lower mean's to the left, the higher one's to the right) so close means stay legible."""
+    if c.base_mean is None or c.new_mean is None:
+        return []
+    lines = (("base", c.base_mean, _BASE_LINE), ("new", c.new_mean, _NEW_COLOUR))
+    lower = min(lines, key=lambda line: (line[1], line[0] == "new"))
+    parts = []
+    for name, mean, colour in lines:
+        x = _LEFT + mean * plot_w
+        left = (name, mean, colour) == lower
+        anchor, nudge = ("end", -4) if left else ("start", 4)
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP - 4}" y2="{bottom}" stroke="{colour}" '
+            f'stroke-width="2" stroke-dasharray="5 4"/>'
+            f'<text x="{x + nudge:.1f}" y="{_TOP - 6}" text-anchor="{anchor}" '
+            f'style="fill: {colour}; font-weight: 600">{name} {mean:.3f}</text>'
+        )
+    return parts
+
+
 def _legend(c: CriterionComparison) -> str:
     entries = (
-        ("base", c.base_mean, c.base_pass_rate, _BASE_COLOUR),
-        ("new", c.new_mean, c.new_pass_rate, _NEW_COLOUR),
+        ("base run", c.base_pass_rate, _BASE_COLOUR),
+        ("new run", c.new_pass_rate, _NEW_COLOUR),
     )
     parts = []
     x = _LEFT
-    for name, mean, passed, colour in entries:
-        value = (
-            f"pass rate {passed:.1%}" if c.binary and passed is not None else f"mean {score(mean)}"
-        )
-        text = f"{name} ({value})"
+    for name, passed, colour in entries:
+        # A graded plot labels its mean lines itself; a binary one gets its pass rates here.
+        text = f"{name} (pass rate {passed:.1%})" if passed is not None else name
         parts.append(
             f'<rect x="{x}" y="8" width="12" height="12" fill="{colour}"/>'
             f'<text x="{x + 18}" y="18">{escape(text)}</text>'

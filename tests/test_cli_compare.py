@@ -185,8 +185,9 @@ def test_html_report_is_self_contained_with_a_plot_per_criterion(
     svg = " ".join(page.svg_text)
     assert "fails (0)" in svg
     assert "passes (1)" in svg
-    assert "base (mean " in svg
-    assert "new (mean " in svg
+    assert "base run" in svg
+    assert "new run (pass rate " in svg
+    assert "new 0.6" in svg  # the dropped criterion's new mean, labelling its line
 
 
 def test_html_refuses_to_overwrite_an_input(
