@@ -35,6 +35,8 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         RateLimitError,
     )
+    from composo._gate import GateFailure, gate
+    from composo._gate_report import GateReport
     from composo._mock import AsyncMockServer, MockServer, mock_server
     from composo._models import EvaluationResponse
     from composo._sync_client import Composo
@@ -70,6 +72,8 @@ __all__ = [
     "Composo",
     "ComposoError",
     "EvaluationResponse",
+    "GateFailure",
+    "GateReport",
     "LLMInput",
     "LLMInteraction",
     "LLMOutput",
@@ -87,11 +91,13 @@ __all__ = [
     "SyncBatch",
     "__version__",
     "criteria",
+    "gate",
     "mock_server",
 ]
 
 _BATCH = "composo._batch"
 _EXCEPTIONS = "composo._exceptions"
+_GATE = "composo._gate"
 # The local mock server needs the `mock` extra; its names load only when used.
 _MOCK = "composo._mock"
 _MODELS = "composo_api.models"
@@ -114,6 +120,8 @@ _LAZY = {
     "Composo": "composo._sync_client",
     "ComposoError": _EXCEPTIONS,
     "EvaluationResponse": "composo._models",
+    "GateFailure": _GATE,
+    "GateReport": "composo._gate_report",
     "LLMInput": _MODELS,
     "LLMInteraction": _MODELS,
     "LLMOutput": _MODELS,
@@ -129,6 +137,7 @@ _LAZY = {
     "PermissionDeniedError": _EXCEPTIONS,
     "RateLimitError": _EXCEPTIONS,
     "SyncBatch": _BATCH,
+    "gate": _GATE,
     "mock_server": _MOCK,
 }
 

@@ -31,6 +31,8 @@ EXPECTED_ALL = [
     "Composo",
     "ComposoError",
     "EvaluationResponse",
+    "GateFailure",
+    "GateReport",
     "LLMInput",
     "LLMInteraction",
     "LLMOutput",
@@ -48,6 +50,7 @@ EXPECTED_ALL = [
     "SyncBatch",
     "__version__",
     "criteria",
+    "gate",
     "mock_server",
 ]
 
