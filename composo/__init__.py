@@ -35,6 +35,8 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         RateLimitError,
     )
+    from composo._gate import GateFailure, gate
+    from composo._gate_report import GateReport
     from composo._mock import AsyncMockServer, MockServer, mock_server
     from composo._models import EvaluationResponse
     from composo._ratelimit import RateLimiter
@@ -74,6 +76,8 @@ __all__ = [
     "ComposoError",
     "ComposoTracer",
     "EvaluationResponse",
+    "GateFailure",
+    "GateReport",
     "Instruments",
     "LLMInput",
     "LLMInteraction",
@@ -94,11 +98,13 @@ __all__ = [
     "__version__",
     "agent_tracer",
     "criteria",
+    "gate",
     "mock_server",
 ]
 
 _BATCH = "composo._batch"
 _EXCEPTIONS = "composo._exceptions"
+_GATE = "composo._gate"
 # The local mock server needs the `mock` extra; its names load only when used.
 _MOCK = "composo._mock"
 _MODELS = "composo_api.models"
@@ -125,6 +131,8 @@ _LAZY = {
     "ComposoError": _EXCEPTIONS,
     "ComposoTracer": _TRACING,
     "EvaluationResponse": "composo._models",
+    "GateFailure": _GATE,
+    "GateReport": "composo._gate_report",
     "Instruments": _TRACING,
     "LLMInput": _MODELS,
     "LLMInteraction": _MODELS,
@@ -143,6 +151,7 @@ _LAZY = {
     "RateLimiter": "composo._ratelimit",
     "SyncBatch": _BATCH,
     "agent_tracer": _TRACING,
+    "gate": _GATE,
     "mock_server": _MOCK,
 }
 

@@ -1,4 +1,4 @@
-"""The `composo` command: `composo evaluate ...` and `composo mock ...`."""
+"""The `composo` command: `composo evaluate ...`, `composo compare ...` and `composo mock ...`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ usage: composo <command> [options]
 
 commands:
   evaluate   score a JSONL file of conversations against criteria (composo evaluate -h)
+  compare    compare two runs of composo evaluate, criterion by criterion (composo compare -h)
   mock       run the local Composo mock server (composo mock -h)
 """
 
@@ -33,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from composo._cli_evaluate import run
 
         return run(rest)
+    if command == "compare":
+        from composo._cli_compare import run as run_compare
+
+        return run_compare(rest)
     if command == "mock":
         try:
             from composo._mock._cli import run_cli

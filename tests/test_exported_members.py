@@ -34,6 +34,8 @@ EXPECTED_ALL = [
     "ComposoError",
     "ComposoTracer",
     "EvaluationResponse",
+    "GateFailure",
+    "GateReport",
     "Instruments",
     "LLMInput",
     "LLMInteraction",
@@ -54,6 +56,7 @@ EXPECTED_ALL = [
     "__version__",
     "agent_tracer",
     "criteria",
+    "gate",
     "mock_server",
 ]
 
