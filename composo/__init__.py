@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         RateLimitError,
     )
+    from composo._frames import aevaluate_frame, evaluate_frame
     from composo._mock import AsyncMockServer, MockServer, mock_server
     from composo._models import EvaluationResponse
     from composo._sync_client import Composo
@@ -86,12 +87,16 @@ __all__ = [
     "RateLimitError",
     "SyncBatch",
     "__version__",
+    "aevaluate_frame",
     "criteria",
+    "evaluate_frame",
     "mock_server",
 ]
 
 _BATCH = "composo._batch"
 _EXCEPTIONS = "composo._exceptions"
+# pandas, polars, pyarrow and datasets are optional extras, imported only for their inputs.
+_FRAMES = "composo._frames"
 # The local mock server needs the `mock` extra; its names load only when used.
 _MOCK = "composo._mock"
 _MODELS = "composo_api.models"
@@ -129,6 +134,8 @@ _LAZY = {
     "PermissionDeniedError": _EXCEPTIONS,
     "RateLimitError": _EXCEPTIONS,
     "SyncBatch": _BATCH,
+    "aevaluate_frame": _FRAMES,
+    "evaluate_frame": _FRAMES,
     "mock_server": _MOCK,
 }
 

@@ -47,12 +47,27 @@ EXPECTED_ALL = [
     "RateLimitError",
     "SyncBatch",
     "__version__",
+    "aevaluate_frame",
     "criteria",
+    "evaluate_frame",
     "mock_server",
 ]
 
 # Heavy or optional packages that `import composo` must not pull in.
-NOT_IMPORTED = ("httpx", "composo_api", "aiohttp", "openai", "anthropic")
+NOT_IMPORTED = (
+    "httpx",
+    "composo_api",
+    "aiohttp",
+    "openai",
+    "anthropic",
+    "pandas",
+    "polars",
+    "pyarrow",
+    "datasets",
+    "numpy",
+    "tqdm",
+    "IPython",
+)
 
 _IMPORT_PROBE = """
 import json, logging, sys
