@@ -38,7 +38,10 @@ CHUNK_ROWS = 1024
 
 # The types of the columns evaluate_frame adds.
 ColumnType = Literal["float", "str", "int"]
-NewColumns = dict[str, tuple[ColumnType, list[Any]]]
+# (name, type, values) per new column, handed over one at a time: an adapter converts each
+# list to its library's column and drops it before taking the next, so the Python values and
+# the finished columns are never all held at once.
+NewColumns = Iterator[tuple[str, ColumnType, list[Any]]]
 
 _PATH_SUFFIXES = {
     ".parquet": "parquet",
@@ -137,13 +140,13 @@ class PandasTable(Table):
 
     def wide(self, new: NewColumns) -> Any:
         out = self.frame.copy(deep=False)  # the input's columns are shared, not copied
-        for name, (kind, values) in new.items():
+        for name, kind, values in new:
             out[name] = self._column(kind, values)
         return out
 
     def long(self, rows: list[int], new: NewColumns) -> Any:
         out = self.frame.take(rows)  # keeps each row's index label, repeated
-        for name, (kind, values) in new.items():
+        for name, kind, values in new:
             out[name] = self._column(kind, values)
         return out
 
@@ -162,9 +165,7 @@ class PolarsTable(Table):
 
     def _series(self, new: NewColumns) -> list[Any]:
         types = {"float": self._pl.Float64, "str": self._pl.String, "int": self._pl.Int64}
-        return [
-            self._pl.Series(name, values, dtype=types[kind]) for name, (kind, values) in new.items()
-        ]
+        return [self._pl.Series(name, values, dtype=types[kind]) for name, kind, values in new]
 
     def wide(self, new: NewColumns) -> Any:
         return self.frame.with_columns(self._series(new))
@@ -191,7 +192,7 @@ class ArrowTable(Table):
             yield [batch.column(i).to_pylist() for i in range(len(names))]
 
     def _add(self, table: Any, new: NewColumns) -> Any:
-        for name, (kind, values) in new.items():
+        for name, kind, values in new:
             table = table.append_column(name, self._pa.array(values, _arrow_type(self._pa, kind)))
         return table
 
@@ -224,12 +225,22 @@ class DatasetTable(Table):
         pa = require("pyarrow", "datasets", "evaluate_frame on a Dataset")
         types = {"float": "float64", "str": "string", "int": "int64"}
         features = self.dataset.features.copy()
-        for name, (kind, values) in new.items():
+        for name, kind, values in new:
             table = table.append_column(name, pa.array(values, _arrow_type(pa, kind)))
             features[name] = self._ds.Value(types[kind])
         info = copy.deepcopy(self.dataset.info)
         info.features = features
-        return self._ds.Dataset(table, info=info, split=self.dataset.split)
+        # The schema's metadata says the new features, so the Dataset need not cast (copy)
+        # the table to them; and a fingerprint is given, as datasets' own in-memory
+        # transforms do, because computing one hashes every byte of the table.
+        table = table.replace_schema_metadata(features.arrow_schema.metadata)
+        fingerprint = importlib.import_module("datasets.fingerprint")
+        return self._ds.Dataset(
+            table,
+            info=info,
+            split=self.dataset.split,
+            fingerprint=fingerprint.generate_random_fingerprint(),
+        )
 
     def wide(self, new: NewColumns) -> Any:
         return self._added(self.dataset.with_format("arrow")[:], new)

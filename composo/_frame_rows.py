@@ -21,7 +21,7 @@ from typing import Any
 
 from composo._batch import BatchResult
 from composo._exceptions import ComposoError, MalformedError, bad_input
-from composo._frame_kinds import NewColumns, Table
+from composo._frame_kinds import ColumnType, NewColumns, Table
 from composo._validation import normalize_criteria
 
 # What the columns `evaluate_frame` adds are called, per criterion (see `result_name`).
@@ -343,26 +343,32 @@ class FramePlan:
             values["error"][which][at] = describe(result.error)
 
     def result(self) -> Any:
-        """The table with the result columns: wide, or long (one row per row and criterion)."""
+        """The table with the result columns: wide, or long (one row per row and criterion).
+        Call it once: each list of values is released as its column is built."""
         if not self.long:
-            wide: NewColumns = {}
-            for which, prefix in enumerate(self.prefixes):
-                for field in self.fields:
-                    wide[result_name(prefix, field)] = (
-                        "float" if field == "score" else "str",
-                        self._values[field][which],
-                    )
-            return self.table.wide(wide)
-        rows, width = self.table.num_rows, len(self.criteria)
+            return self.table.wide(self._wide())
+        rows = [row for row in range(self.table.num_rows) for _ in self.criteria]
+        return self.table.long(rows, self._long(rows))
+
+    def _release(self, field: str, which: int) -> list[Any]:
+        values = self._values[field][which]
+        self._values[field][which] = []
+        return values
+
+    def _wide(self) -> NewColumns:
+        for which, prefix in enumerate(self.prefixes):
+            for field in self.fields:
+                kind: ColumnType = "float" if field == "score" else "str"
+                yield result_name(prefix, field), kind, self._release(field, which)
+
+    def _long(self, rows: list[int]) -> NewColumns:
         # Row by row, then criterion by criterion: the order `collect()` gives.
-        long: NewColumns = {
-            ROW: ("int", [row for row in range(rows) for _ in range(width)]),
-            CRITERION: ("str", self._labels * rows),
-        }
+        yield ROW, "int", rows
+        yield CRITERION, "str", self._labels * self.table.num_rows
+        width = len(self.criteria)
         for field in self.fields:
-            per_criterion = self._values[field]
-            long[field] = (
-                "float" if field == "score" else "str",
-                [per_criterion[which][row] for row in range(rows) for which in range(width)],
-            )
-        return self.table.long(long[ROW][1], long)
+            per_criterion = [self._release(field, which) for which in range(width)]
+            kind: ColumnType = "float" if field == "score" else "str"
+            flat = [value for row in zip(*per_criterion, strict=True) for value in row]
+            del per_criterion
+            yield field, kind, flat
