@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Any, Protocol
 
 from composo._batch import BatchProgress
@@ -44,20 +45,25 @@ class Display(Protocol):
         """Show the final counts and release the display."""
 
 
-def progress_text(progress: BatchProgress, total: int) -> str:
-    """`done/total done, failed, rate, time left`: the words every text display shows."""
-    rate = progress.rate
+def progress_text(progress: BatchProgress, total: int, now: float) -> str:
+    """`done/total done, failed, rate, time left`: the words every text display shows, `now`
+    being a `time.monotonic()` reading."""
+    elapsed = now - progress.started
+    rate = progress.done / elapsed if elapsed > 0 else 0.0
     left = max(total - progress.done, 0)
     eta = f"{left / rate:.0f} s left" if rate > 0 and left else "-"
     return f"{progress.done}/{total} done, {progress.failed} failed, {rate:.1f}/s, {eta}"
 
 
-def progress_bar(progress: BatchProgress, total: int) -> str:
+def progress_bar(progress: BatchProgress, total: int, now: float) -> str:
     """The bar `composo evaluate` draws on a terminal, followed by `progress_text`."""
     filled = int(_BAR_WIDTH * progress.done / total) if total else _BAR_WIDTH
     filled = min(filled, _BAR_WIDTH)
     bar = "#" * filled + "." * (_BAR_WIDTH - filled)
-    return f"[{bar}] {progress_text(progress, total)}"
+    return f"[{bar}] {progress_text(progress, total, now)}"
+
+
+Clock = Callable[[], float]
 
 
 class _Throttled:
@@ -65,33 +71,34 @@ class _Throttled:
 
     every = _REFRESH
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, clock: Clock) -> None:
         self.total = total
-        self._last = 0.0
+        self._clock = clock
+        self._last: float | None = None
 
     def update(self, progress: BatchProgress) -> None:
-        now = time.monotonic()
-        if now - self._last >= self.every:
+        now = self._clock()
+        if self._last is None or now - self._last >= self.every:
             self._last = now
-            self._draw(progress, final=False)
+            self._draw(progress, now, final=False)
 
     def close(self, progress: BatchProgress) -> None:
-        self._draw(progress, final=True)
+        self._draw(progress, self._clock(), final=True)
 
-    def _draw(self, progress: BatchProgress, final: bool) -> None:
+    def _draw(self, progress: BatchProgress, now: float, final: bool) -> None:
         raise NotImplementedError
 
 
 class TerminalBar(_Throttled):
     """The `composo evaluate` bar on a terminal, redrawn in place with a carriage return."""
 
-    def __init__(self, total: int, stream: IO[str]) -> None:
-        super().__init__(total)
+    def __init__(self, total: int, stream: IO[str], clock: Clock) -> None:
+        super().__init__(total, clock)
         self._stream = stream
 
-    def _draw(self, progress: BatchProgress, final: bool) -> None:
+    def _draw(self, progress: BatchProgress, now: float, final: bool) -> None:
         # \x1b[K clears what a longer previous line left behind.
-        line = f"\r{progress_bar(progress, self.total)}\x1b[K" + ("\n" if final else "")
+        line = f"\r{progress_bar(progress, self.total, now)}\x1b[K" + ("\n" if final else "")
         self._stream.write(line)
         self._stream.flush()
 
@@ -101,27 +108,28 @@ class LogLines(_Throttled):
 
     every = _LOG_EVERY
 
-    def __init__(self, total: int, stream: IO[str]) -> None:
-        super().__init__(total)
+    def __init__(self, total: int, stream: IO[str], clock: Clock) -> None:
+        super().__init__(total, clock)
         self._stream = stream
 
-    def _draw(self, progress: BatchProgress, final: bool) -> None:
-        self._stream.write(f"composo: {progress_text(progress, self.total)}\n")
+    def _draw(self, progress: BatchProgress, now: float, final: bool) -> None:
+        self._stream.write(f"composo: {progress_text(progress, self.total, now)}\n")
         self._stream.flush()
 
 
 class NotebookText(_Throttled):
     """The terminal bar as one notebook output, replaced in place (IPython display updates)."""
 
-    def __init__(self, total: int) -> None:
-        super().__init__(total)
+    def __init__(self, total: int, clock: Clock) -> None:
+        super().__init__(total, clock)
         display = importlib.import_module("IPython.display")
-        self._handle: Any = display.display(
-            {"text/plain": progress_bar(BatchProgress(), total)}, raw=True, display_id=True
-        )
+        now = clock()
+        first = progress_bar(BatchProgress(started=now), total, now)
+        self._handle: Any = display.display({"text/plain": first}, raw=True, display_id=True)
 
-    def _draw(self, progress: BatchProgress, final: bool) -> None:
-        self._handle.update({"text/plain": progress_bar(progress, self.total)}, raw=True)
+    def _draw(self, progress: BatchProgress, now: float, final: bool) -> None:
+        text = progress_bar(progress, self.total, now)
+        self._handle.update({"text/plain": text}, raw=True)
 
 
 class NotebookWidget:
@@ -163,13 +171,16 @@ def _importable(*names: str) -> bool:
     return True
 
 
-def progress_display(setting: bool | None, total: int) -> Display | None:
+def progress_display(
+    setting: bool | None, total: int, clock: Clock = time.monotonic
+) -> Display | None:
     """The display for a batch of `total` results, or None for none.
 
     Args:
         setting: False for no display; None for one where someone watches (a notebook or a
             terminal); True for one anywhere (log lines on stderr when it is not a terminal).
         total: How many results the batch will yield.
+        clock: What the displays read the time from (the clock `BatchProgress.started` is on).
 
     Raises:
         MalformedError: `setting` is not a bool or None.
@@ -181,10 +192,10 @@ def progress_display(setting: bool | None, total: int) -> Display | None:
     if in_notebook():
         if _importable("tqdm.notebook", "ipywidgets"):
             return NotebookWidget(total)
-        return NotebookText(total)
+        return NotebookText(total, clock)
     stream = sys.stderr
     if stream is not None and stream.isatty():
-        return TerminalBar(total, stream)
+        return TerminalBar(total, stream, clock)
     if setting and stream is not None:
-        return LogLines(total, stream)
+        return LogLines(total, stream, clock)
     return None

@@ -401,3 +401,15 @@ def test_a_missing_extra_names_the_pip_command(
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match=r"pip install 'composo\[pandas\]'"):
         composo.evaluate_frame(tmp_path / "rows.jsonl", CRITERION)
+
+
+def test_progress_counts_every_pair_including_rows_never_sent(
+    client: Composo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = pd.DataFrame({"messages": [conversation(0), None, conversation(2), conversation(3)]})
+    composo.evaluate_frame(frame, TWO, client=client, progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1].startswith("composo: 8/8 done, 2 failed, ")
+    composo.evaluate_frame(frame, TWO, client=client, progress=False)
+    composo.evaluate_frame(frame, TWO, client=client)  # None: nobody watches a pipe
+    assert capsys.readouterr().err == ""
