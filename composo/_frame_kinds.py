@@ -200,7 +200,8 @@ class ArrowTable(Table):
         return self._add(self.table, new)
 
     def long(self, rows: list[int], new: NewColumns) -> Any:
-        return self._add(self.table.take(rows), new)
+        # Typed: an empty list would be an Arrow null array, which take() refuses.
+        return self._add(self.table.take(self._pa.array(rows, self._pa.int64())), new)
 
 
 class DatasetTable(Table):

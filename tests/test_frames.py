@@ -413,3 +413,29 @@ def test_progress_counts_every_pair_including_rows_never_sent(
     composo.evaluate_frame(frame, TWO, client=client, progress=False)
     composo.evaluate_frame(frame, TWO, client=client)  # None: nobody watches a pipe
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("kind", ["pandas", "polars", "arrow", "datasets"])
+@pytest.mark.parametrize("long", [False, True])
+def test_an_empty_table_gives_an_empty_result_with_the_result_columns(
+    composo_mock: MockServer, client: Composo, kind: str, long: bool
+) -> None:
+    frame: Any = pd.DataFrame({"messages": pd.Series([], dtype=object)})
+    if kind == "polars":
+        pl = pytest.importorskip("polars", reason="needs the polars extra")
+        frame = pl.DataFrame({"messages": []}, schema={"messages": pl.List(pl.String)})
+    elif kind == "arrow":
+        pa = pytest.importorskip("pyarrow", reason="needs the arrow extra")
+        frame = pa.table({"messages": pa.array([], pa.list_(pa.string()))})
+    elif kind == "datasets":
+        datasets = pytest.importorskip("datasets", reason="needs the datasets extra")
+        frame = datasets.Dataset.from_dict({"messages": []})
+    out = composo.evaluate_frame(frame, TWO, client=client, long=long, progress=False)
+    names = out.column_names if hasattr(out, "column_names") else list(out.columns)
+    assert names[-3:] == (
+        ["score", "explanation", "error"]
+        if long
+        else ["criterion_2_score", "criterion_2_explanation", "criterion_2_error"]
+    )
+    assert len(out) == 0
+    assert composo_mock.counters.by_status == {}
