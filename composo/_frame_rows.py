@@ -115,10 +115,12 @@ class Inputs:
         else:
             tag_spec = _column_name(tags, "tags")
         prompt_name = _column_name(prompt, "prompt")
+        # The conversation is in "messages" unless the caller named it or gave prompts.
+        messages_name = _column_name(messages, "messages")
+        if prompt_name is None and messages_name is None:
+            messages_name = "messages"
         return cls(
-            messages=None
-            if prompt_name is not None
-            else _column_name(messages, "messages") or "messages",
+            messages=messages_name,
             prompt=prompt_name,
             response=_column_name(response, "response"),
             id=_column_name(id, "id"),

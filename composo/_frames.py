@@ -47,9 +47,12 @@ def _plan(
     tools: object,
     tags: object,
     long: object,
+    progress: object,
     explanation_cleaning: object,
 ) -> FramePlan:
-    # The column arguments first: a misspelt argument should not cost reading a file.
+    # The cheap checks first: a misspelt argument should not cost reading a file.
+    if progress is not None and progress is not True and progress is not False:
+        raise bad_input(f"progress must be True, False or None, got {progress!r}")
     inputs = Inputs.check(
         messages=messages,
         prompt=prompt,
@@ -62,10 +65,6 @@ def _plan(
     return FramePlan(
         table_of(data), criteria, inputs, long=long, cleaned=explanation_cleaning is not None
     )
-
-
-def _options(**options: Any) -> dict[str, Any]:
-    return options
 
 
 def _own_sync_client() -> Composo:
@@ -257,14 +256,15 @@ def evaluate_frame(
         tools=tools,
         tags=tags,
         long=long,
+        progress=progress,
         explanation_cleaning=explanation_cleaning,
     )
-    options = _options(
-        evaluate_latest=evaluate_latest,
-        explanation_cleaning=explanation_cleaning,
-        data_retention=data_retention,
-        model_core=model_core,
-    )
+    options = {
+        "evaluate_latest": evaluate_latest,
+        "explanation_cleaning": explanation_cleaning,
+        "data_retention": data_retention,
+        "model_core": model_core,
+    }
     if client is None:
         with _own_sync_client() as own:
             return _run_sync(plan, own, concurrency, progress, options)
@@ -381,14 +381,15 @@ async def aevaluate_frame(
         tools=tools,
         tags=tags,
         long=long,
+        progress=progress,
         explanation_cleaning=explanation_cleaning,
     )
-    options = _options(
-        evaluate_latest=evaluate_latest,
-        explanation_cleaning=explanation_cleaning,
-        data_retention=data_retention,
-        model_core=model_core,
-    )
+    options = {
+        "evaluate_latest": evaluate_latest,
+        "explanation_cleaning": explanation_cleaning,
+        "data_retention": data_retention,
+        "model_core": model_core,
+    }
     if client is None:
         async with _own_async_client(concurrency) as own:
             return await _run_async(plan, own, concurrency, progress, options)

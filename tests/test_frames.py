@@ -386,6 +386,8 @@ def test_the_wrong_kind_of_client_or_input_is_refused(composo_mock: MockServer) 
         composo.evaluate_frame("conversations.xlsx", CRITERION)
     with pytest.raises(MalformedError, match="is not a file"):
         composo.evaluate_frame("missing.parquet", CRITERION)
+    with pytest.raises(MalformedError, match="progress must be True, False or None"):
+        composo.evaluate_frame(messages_frame(1), CRITERION, progress="yes")  # type: ignore[arg-type]
     assert composo_mock.counters.by_status == {}
 
 
