@@ -93,7 +93,7 @@ def test_many_rows_keep_their_order_when_results_complete_out_of_order(
 ) -> None:
     # The mock answers in a random 0-20 ms, so with 8 in flight results complete out of
     # order; the client below also shuffles them, so the test never relies on timing.
-    composo_mock.configure(latency_range=(0.0, 0.02))
+    composo_mock.configure(latency_range=(0.005, 0.02))
 
     class ShuffledBatch:
         def __init__(self, batch: SyncBatch) -> None:
@@ -126,7 +126,7 @@ def test_many_rows_keep_their_order_when_results_complete_out_of_order(
 
 
 async def test_async_many_rows_keep_their_order(composo_mock: MockServer) -> None:
-    composo_mock.configure(latency_range=(0.0, 0.02))
+    composo_mock.configure(latency_range=(0.005, 0.02))
     frame = messages_frame(300)
     async with AsyncComposo(
         base_url=composo_mock.base_url, api_key="k", max_concurrent_requests=16
