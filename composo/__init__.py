@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         PermissionDeniedError,
         RateLimitError,
     )
+    from composo._frames import aevaluate_frame, evaluate_frame
     from composo._gate import GateFailure, gate
     from composo._gate_report import GateReport
     from composo._mock import AsyncMockServer, MockServer, mock_server
@@ -99,11 +100,17 @@ __all__ = [
     "agent_tracer",
     "criteria",
     "gate",
+
+    "aevaluate_frame",
+    "criteria",
+    "evaluate_frame",
     "mock_server",
 ]
 
 _BATCH = "composo._batch"
 _EXCEPTIONS = "composo._exceptions"
+# pandas, polars, pyarrow and datasets are optional extras, imported only for their inputs.
+_FRAMES = "composo._frames"
 _GATE = "composo._gate"
 # The local mock server needs the `mock` extra; its names load only when used.
 _MOCK = "composo._mock"
@@ -150,7 +157,9 @@ _LAZY = {
     "RateLimitError": _EXCEPTIONS,
     "RateLimiter": "composo._ratelimit",
     "SyncBatch": _BATCH,
+    "aevaluate_frame": _FRAMES,
     "agent_tracer": _TRACING,
+    "evaluate_frame": _FRAMES,
     "gate": _GATE,
     "mock_server": _MOCK,
 }

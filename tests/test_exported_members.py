@@ -57,6 +57,10 @@ EXPECTED_ALL = [
     "agent_tracer",
     "criteria",
     "gate",
+
+    "aevaluate_frame",
+    "criteria",
+    "evaluate_frame",
     "mock_server",
 ]
 
@@ -70,6 +74,13 @@ NOT_IMPORTED = (
     "google",
     "opentelemetry",
     "openinference",
+    "pandas",
+    "polars",
+    "pyarrow",
+    "datasets",
+    "numpy",
+    "tqdm",
+    "IPython",
 )
 
 _IMPORT_PROBE = """
