@@ -97,13 +97,11 @@ __all__ = [
     "RateLimiter",
     "SyncBatch",
     "__version__",
+    "aevaluate_frame",
     "agent_tracer",
     "criteria",
-    "gate",
-
-    "aevaluate_frame",
-    "criteria",
     "evaluate_frame",
+    "gate",
     "mock_server",
 ]
 

@@ -54,13 +54,11 @@ EXPECTED_ALL = [
     "RateLimiter",
     "SyncBatch",
     "__version__",
+    "aevaluate_frame",
     "agent_tracer",
     "criteria",
-    "gate",
-
-    "aevaluate_frame",
-    "criteria",
     "evaluate_frame",
+    "gate",
     "mock_server",
 ]
 
