@@ -549,3 +549,89 @@ def test_wrong_method_is_405_with_allow_naming_the_served_methods(
     assert response.status_code == 405
     assert response.headers["Allow"] == allow
     assert response.json() == {"detail": "Method Not Allowed"}
+
+
+def test_a_two_megabyte_conversation_is_scored(client: httpx.Client) -> None:
+    long = [{"role": "user", "content": "x" * 1_000_000}, MESSAGES[1]]
+    long.insert(1, {"role": "assistant", "content": "y" * 1_000_000})
+    response = client.post("/api/v1/evals/reward", json=reward(messages=long))
+    assert response.status_code == 200, response.text
+
+
+def test_a_body_over_the_limit_is_413_not_500(client: httpx.Client, server: MockServer) -> None:
+    from composo._mock._app import MAX_BODY_BYTES
+
+    body = b'{"messages": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}'
+    response = client.post(
+        "/api/v1/evals/reward", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "32 MiB" in response.json()["detail"]
+    assert server.counters.by_status == {413: 1}
+
+
+def test_the_sdk_does_not_resend_a_body_the_mock_refused_as_too_large(
+    server: MockServer,
+) -> None:
+    from composo import APIStatusError, Composo
+    from composo._mock._app import MAX_BODY_BYTES
+
+    huge = [{"role": "user", "content": "x" * MAX_BODY_BYTES}, MESSAGES[1]]
+    with (
+        Composo(api_key="k", base_url=server.base_url, num_retries=3) as sdk,
+        pytest.raises(APIStatusError) as caught,
+    ):
+        sdk.evaluate(huge, CRITERION)
+    assert caught.value.status_code == 413
+    assert server.counters.count(status=413) == 1
+
+
+@pytest.mark.parametrize(
+    ("depth", "status"),
+    [(100, 200), (500, 200), (600, 422), (100_000, 422)],
+)
+def test_deep_nesting_is_accepted_up_to_the_limit_then_422(
+    client: httpx.Client, depth: int, status: int
+) -> None:
+    nested = "[" * depth + "]" * depth
+    body = json_body(reward(), tools_raw=f'[{{"type": "function", "deep": {nested}}}]')
+    response = client.post(
+        "/api/v1/evals/reward", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == status, response.text[:300]
+    if status == 422:
+        [problem] = errors_of(response)
+        assert problem["type"] == "json_invalid"
+        assert "nested deeper" in problem["ctx"]["error"]
+
+
+def json_body(fields: dict[str, Any], *, tools_raw: str) -> bytes:
+    """A request body with `tools` spliced in as raw JSON text (deeper than json.dumps goes)."""
+    import json
+
+    text = json.dumps(fields)
+    return (text[:-1] + f', "tools": {tools_raw}}}').encode()
+
+
+@pytest.mark.parametrize(
+    ("escaped", "loc"),
+    [
+        ('{"messages": [{"role": "user", "content": "\\ud800"}, {"role": "assistant", '
+         '"content": "a"}], "evaluation_criteria": "Reward x"}',
+         ["body", "messages", 0, "content"]),
+        ('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", '
+         '"content": "a"}], "evaluation_criteria": "Reward \\udfff"}',
+         ["body", "evaluation_criteria"]),
+    ],
+)  # fmt: skip
+def test_lone_surrogate_escapes_are_422_not_500(
+    client: httpx.Client, escaped: str, loc: list[Any]
+) -> None:
+    response = client.post(
+        "/api/v1/evals/reward",
+        content=escaped.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    [problem] = errors_of(response)
+    assert problem["type"] == "string_unicode"
+    assert problem["loc"] == loc

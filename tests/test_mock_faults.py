@@ -217,7 +217,8 @@ def test_reset_counters_zeroes_them(server: MockServer, client: httpx.Client) ->
 
 
 async def test_peak_in_flight_counts_concurrent_requests(server: MockServer) -> None:
-    server.configure(latency=0.3)
+    # Long enough for eight connections to open even on a loaded machine.
+    server.configure(latency=2.0)
 
     async with httpx.AsyncClient(base_url=server.base_url, headers={"API-Key": "k"}) as client:
         responses = await asyncio.gather(*(client.post(REWARD, json=BODY) for _ in range(8)))

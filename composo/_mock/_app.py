@@ -59,6 +59,10 @@ CLIENT_GONE = 499
 # Seconds a stopping server waits for requests still being answered.
 SHUTDOWN_TIMEOUT = 1.0
 
+# The largest request body the mock reads (aiohttp's default, 1 MiB, is smaller than a long
+# conversation): 32 MiB, as openapi.yaml says. Larger bodies are answered 413, never 500.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
 
 @dataclass
 class MockState:
@@ -123,6 +127,11 @@ def _prefer_rule_wording(
     ]
 
 
+def _too_large(length: int | None) -> str:
+    size = f"{length:,} bytes" if length is not None else "larger"
+    return f"Request body is {size}; the limit is {MAX_BODY_BYTES // (1024 * 1024)} MiB"
+
+
 def _unauthorized(header: str, key: str | None, allowed: frozenset[str] | None) -> str | None:
     if not key:
         return f"Missing API key: send it in the {header} header"
@@ -162,7 +171,11 @@ def _route(
             params, errors = parse_parameters(parameters, request.query, request.match_info)
         body = None
         if body_validator is not None:
-            body, body_errors = parse_body(await request.read(), body_required)
+            try:
+                raw = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                return 413, {"detail": _too_large(request.content_length)}, None
+            body, body_errors = parse_body(raw, body_required)
             if not body_errors and body is not None:
                 body_errors = schema_errors(body_validator, body, "body")
                 if body_errors and rules is not None:
@@ -245,7 +258,7 @@ def _template_pattern(path: str) -> re.Pattern[str]:
 
 def build_app(state: MockState) -> web.Application:
     """The aiohttp application serving every operation of the state's spec."""
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     methods: dict[str, list[str]] = {}
     for op in state.spec.operations.values():
         handler = HANDLERS.get(op.operation_id, _not_implemented)

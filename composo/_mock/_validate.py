@@ -245,8 +245,14 @@ def schema_errors(validator: Validator, instance: Any, prefix: str) -> list[Erro
     return [e for e in found if e["type"] in _TYPE_ERROR_TYPES or tuple(e["loc"]) not in mistyped]
 
 
+# Deepest JSON nesting a body may have: far beyond any conversation or trace, and shallow
+# enough that decoding, validating and hashing it never come near Python's recursion limit.
+MAX_JSON_DEPTH = 512
+
+
 def parse_body(raw: bytes, required: bool) -> tuple[Any, list[ErrorItem]]:
-    """The JSON body, or FastAPI's error for a missing or undecodable one."""
+    """The JSON body, or FastAPI's error for a missing, undecodable, too deeply nested one, or
+    one holding text that is not valid Unicode (a lone surrogate escape such as "\\ud800")."""
     if not raw:
         if required:
             return None, [item(["body"], "Field required", "missing")]
@@ -259,10 +265,44 @@ def parse_body(raw: bytes, required: bool) -> tuple[Any, list[ErrorItem]]:
         return None, [error]
     except UnicodeDecodeError:
         return None, [item(["body", 0], "JSON decode error", "json_invalid", {})]
+    except RecursionError:
+        return None, [_too_deep(["body"])]
+    problem = _unencodable(body)
+    if problem is not None:
+        return None, [problem]
     if body is None and required:
         # FastAPI reads a JSON `null` for a required body as no body at all.
         return None, [item(["body"], "Field required", "missing")]
     return body, []
+
+
+def _too_deep(loc: Loc) -> ErrorItem:
+    error = item(loc, "JSON decode error", "json_invalid", {})
+    error["ctx"] = {"error": f"nested deeper than {MAX_JSON_DEPTH} levels"}
+    return error
+
+
+def _unencodable(body: Any) -> ErrorItem | None:
+    """The first string that is not valid Unicode, or nesting past MAX_JSON_DEPTH (walked
+    iteratively), as pydantic would report it; None when the body is fine."""
+    stack: list[tuple[Any, Loc]] = [(body, ["body"])]
+    while stack:
+        value, loc = stack.pop()
+        if len(loc) > MAX_JSON_DEPTH:
+            return _too_deep(loc[:1])
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                msg = "Input should be a valid string, unable to parse raw data as a unicode string"
+                return item(loc, msg, "string_unicode", None)
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                stack.append((key, [*loc, "<key>"]))
+                stack.append((child, [*loc, key]))
+        elif isinstance(value, list):
+            stack.extend((child, [*loc, index]) for index, child in enumerate(value))
+    return None
 
 
 def _coerce(param: Parameter, raw: str) -> tuple[Any, ErrorItem | None]:
