@@ -33,7 +33,7 @@ from composo._exceptions import (
     ComposoError,
     RateLimitError,
 )
-from composo._ratelimit import RateLimiter
+from composo._ratelimit import RECHECK, RateLimiter
 from composo._requests import Call, RawResponse, read_response
 from composo._retry import (
     ClientPause,
@@ -129,8 +129,8 @@ class RetryCore:
 class Attempts:
     """The state of one call's attempts; see the module docstring for how a client drives it."""
 
-    __slots__ = ("_call", "_core", "_deadline", "_retries", "_sent_at", "_spent", "_throttles",
-                 "_token")  # fmt: skip
+    __slots__ = ("_call", "_core", "_deadline", "_last_throttle", "_retries", "_sent_at",
+                 "_spent", "_throttles", "_ticket")  # fmt: skip
 
     def __init__(self, core: RetryCore, call: Call, deadline: float | None) -> None:
         self._core = core
@@ -140,40 +140,51 @@ class Attempts:
         self._throttles = 0
         self._spent = 0
         self._sent_at = 0.0
-        # Whether a rate-limiter token is held for the next send.
-        self._token = False
+        # The rate limiter's ticket for the next send, once taken.
+        self._ticket: int | None = None
+        # The last 429 this call got, quoted when it fails for rate limiting.
+        self._last_throttle: ComposoError | None = None
 
     def next(self, now: float) -> Sleep | Send | Fail:
         """What to do before the next attempt: wait out a pause or the limiter, or send."""
         remaining = None if self._deadline is None else self._deadline - now
         if remaining is not None and remaining <= 0:
+            if self._ticket is not None:  # still in line for the rate limiter
+                return Fail(self._queue_too_long(now))
             return Fail(self._deadline_error())
-        if self._token:
-            return Send(remaining)
         core = self._core
-        pause = core.pause.left(now, core.policy, core.rand)
-        if pause > 0:
-            if remaining is not None and pause >= remaining:
-                return Fail(
-                    self._rate_limited(f"the service asked this client to wait {pause:.1f} s")
-                )
-            return Sleep(pause)
-        wait = core.limiter.reserve(now, remaining)
-        if wait is None:
-            rate = core.limiter.rate or 0.0
-            return Fail(
-                self._rate_limited(
-                    f"the rate limiter's queue is {core.limiter.peek(now):.1f} s long at "
-                    f"{rate:.2f} requests/s"
-                )
-            )
-        self._token = True
-        return Sleep(wait) if wait > 0 else Send(remaining)
+        limiter = core.limiter
+        if self._ticket is None:
+            pause = core.pause.left(now, core.policy, core.rand)
+            if pause > 0:
+                if remaining is not None and pause >= remaining:
+                    return Fail(
+                        self._rate_limited(f"the service asked this client to wait {pause:.1f} s")
+                    )
+                return Sleep(pause)
+            # No bound on the wait: the queue's length is a forecast at today's rate, which
+            # rises again as 429s stop; the deadline itself decides.
+            taken = limiter.take(now)
+            assert taken is not None
+            self._ticket, wait = taken
+        else:
+            wait = limiter.wait_for(self._ticket, now)
+        if wait <= 0:
+            return Send(remaining)
+        # Look again soon: if the rate rises meanwhile, the turn comes earlier.
+        return Sleep(min(wait, RECHECK) if remaining is None else min(wait, RECHECK, remaining))
+
+    def _queue_too_long(self, now: float) -> RateLimitError:
+        limiter = self._core.limiter
+        return self._rate_limited(
+            f"its turn in the rate limiter's queue did not come in time; the client is pacing "
+            f"{limiter.rate or 0.0:.2f} requests/s"
+        )
 
     def sending(self, now: float) -> float:
         """The request goes out now; returns the seconds left for it (its deadline starts now
         for a batch item that had not started)."""
-        self._token = False
+        self._ticket = None
         self._sent_at = now
         if self._deadline is None:
             self._deadline = now + self._core.timeout
@@ -245,6 +256,7 @@ class Attempts:
         """A 429: slow down and go again while the deadline allows; never spends a retry."""
         core = self._core
         core.count_throttle()
+        self._last_throttle = error
         retry_after = error.retry_after if isinstance(error, RateLimitError) else None
         if pauses_client(retry_after, core.policy):
             assert retry_after is not None
@@ -252,7 +264,7 @@ class Attempts:
         delay = backoff_delay(self._throttles, core.policy, retry_after=retry_after, rand=core.rand)
         self._throttles += 1
         assert self._deadline is not None
-        if not fits_deadline(delay + core.limiter.peek(now), self._deadline - now):
+        if not fits_deadline(delay, self._deadline - now):
             return Fail(self._rate_limited(f"the last 429 asked to wait {delay:.1f} s", error))
         logger.debug(
             "rate limited on %s %s: sending again in %.2f s (429 number %d of this call)",
@@ -264,6 +276,7 @@ class Attempts:
         return Sleep(delay)
 
     def _rate_limited(self, why: str, last: ComposoError | None = None) -> RateLimitError:
+        last = last or self._last_throttle
         seen = f"{self._throttles} attempt(s) answered 429 and " if self._throttles else ""
         timeout = self._core.timeout
         error = RateLimitError(

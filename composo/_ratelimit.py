@@ -3,28 +3,38 @@ every request of the clients that share it.
 
 Why this algorithm: it is the AWS SDKs' *adaptive* retry mode (botocore's `retries/adaptive.py`,
 `bucket.py`, `throttling.py`), a token bucket in front of every send whose fill rate follows
-CUBIC, TCP's congestion control: cut to `BETA` of the rate achieved when a throttle arrives,
-then grow back along a cubic curve that rises fast while far below the last known limit, stays
-flat near it, and probes above it only slowly. Against a fixed quota that means long stretches
-just under the limit and few 429s; AIMD (additive increase) instead climbs at a constant slope
-and spends more of its time either well below the quota or crossing it. Two departures from
-botocore, both to waste less of the quota:
+CUBIC, TCP's congestion control: cut to `BETA` of the rate the server let through when a
+throttle arrives, then grow back along a cubic curve that rises fast while far below the last
+known limit, stays flat near it, and probes above it only slowly. Against a fixed quota that
+means long stretches just under the limit and few 429s; AIMD (additive increase) instead climbs
+at a constant slope and spends more of its time either well below the quota or crossing it.
+Departures from botocore, each measured with `scripts/bench-ratelimit` to waste less quota:
+
+- The cut starts from the rate of *successes* (the quota's estimate), not the send rate with
+  its 429s, is at most halving in one step (`MAX_CUT`), and is shallower (`BETA` 0.8, not 0.7).
 
 - One cut per congestion event, as TCP does per round trip: a 429 for a request sent before the
-  last cut belongs to the burst that caused that cut (it was already in flight), so it does not
-  cut again. botocore compounds the cut for every 429 of a burst (0.7, 0.49, 0.34, ...), which
-  at high concurrency drops the rate to a fraction of the quota after each probe.
-- Reservations instead of a polling bucket (GCRA, virtual scheduling): a sender is told at once
-  how long to wait for its token, so sync threads and asyncio tasks share one limiter without
-  a lock held across a sleep, and the schedule keeps its rate whatever the sleep granularity.
+  last cut, or arriving within `CUT_SPACING` of it, belongs to the burst that caused that cut,
+  so it does not cut again. botocore compounds the cut for every 429 of a burst (0.7, 0.49,
+  0.34, ...), which at high concurrency drops the rate to a fraction of the quota after each
+  probe.
+- Tickets on a schedule instead of a polling bucket: a sender takes a numbered ticket and is
+  told when its turn comes; the schedule releases tickets at the current rate, so when the
+  rate changes every waiting ticket's turn moves with it (a waiter sleeps at most `RECHECK`
+  before looking again). Sync threads and asyncio tasks share one limiter without a lock held
+  across a sleep, waiters are served in order, and the rate holds whatever the sleep
+  granularity. (A plain reservation would commit a queue of 200 waiters to the rate in force
+  when they queued: after a cut, 20 s of pacing at 10/s, whatever came after.)
 
 The limiter stays out of the way until the first 429 (or until a caller states the quota with
-`requests_per_second`): before that `reserve` is one attribute read. Every method takes the
+`requests_per_second`): before that `take` is one attribute read, and each response costs a
+lock and an append to the window of recent successes. Every method takes the
 monotonic time as an argument, so the maths is tested table-driven with a fake clock.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import threading
@@ -35,32 +45,55 @@ from composo._exceptions import bad_input
 
 logger = logging.getLogger(LOGGER_NAME)
 
-# CUBIC's multiplicative decrease: after a throttle the rate drops to 70% of what was achieved
-# (RFC 9438 and botocore use 0.7: deep enough to drain the server's queue, shallow enough to
-# keep most of the throughput).
-BETA: Final = 0.7
+# CUBIC's multiplicative decrease: after a throttle the rate drops to 80% of what the server let
+# through. TCP (RFC 9438) and botocore use 0.7, deep enough to drain a router's queue; a 429
+# costs the server nothing and the next cut follows within CUT_SPACING if need be, so a
+# shallower cut keeps more of the quota (scripts/bench-ratelimit: 92-96% of a 50/s quota used
+# at 0.8, 89-94% at 0.7, with 429s under 1% of successes after the first seconds either way).
+BETA: Final = 0.8
 
 # CUBIC's scale constant C (requests/s per s^3): with BETA it sets how long the rate takes to
-# climb back to the last limit, K = cbrt(W_max * (1 - BETA) / C): 3.4 s from a 50/s quota,
-# 4.2 s from 100/s. botocore's value.
+# climb back to the last limit, K = cbrt(W_max * (1 - BETA) / C): 2.9 s from a 50/s quota,
+# 3.7 s from 100/s. botocore's value.
 SCALE: Final = 0.4
 
 # The slowest the limiter paces, in requests per second: low enough for a free plan's quota
 # (500 requests an hour is 0.14/s), high enough that one token never waits half a minute.
 MIN_RATE: Final = 0.1
 
+# The deepest one cut goes before BETA is applied: half the current pace.
+MAX_CUT: Final = 0.5
+
 # The rate may grow to at most this multiple of the rate actually measured, so an idle or
 # concurrency-bound client does not build up a rate it has never tried (botocore's 2x).
 MAX_GROWTH: Final = 2.0
 
-# The measured rate counts responses in buckets of this many seconds and smooths them with an
-# exponential moving average (weight SMOOTHING on the newest bucket). Half a second holds ~25
-# responses at 50/s: enough to be stable, short enough to follow a quota that changes.
-MEASURE_BUCKET: Final = 0.5
-SMOOTHING: Final = 0.8
+# The measured rate is the rate of successful responses over the last MEASURE_WINDOW seconds.
+# Successes, not all responses: when 429s arrive, the rate the server let through is the best
+# estimate of the quota, so that is where a cut starts from (botocore cuts from the send rate,
+# 429s included, which after a burst of 429s overshoots, and during a ramp undershoots). One
+# second holds 50 responses at 50/s: stable enough, and short enough to follow a quota that
+# changes.
+MEASURE_WINDOW: Final = 1.0
+
+# Before a full window has passed, the rate is estimated over at least this many seconds, so
+# the first few responses do not suggest an absurd rate.
+MIN_MEASURE_SPAN: Final = 0.1
+
+# Cuts are at least this far apart: a 429 that arrives within half a second of a cut belongs to
+# the same event even when its request left just after the cut, since the server's bucket was
+# still empty from the burst that caused it (TCP likewise cuts at most once per round trip).
+CUT_SPACING: Final = 0.5
+
+# The longest a waiter sleeps before looking at its ticket again, so that a rate that rises
+# while it waits lets it go sooner: half a second, a few wake-ups a second per waiter.
+RECHECK: Final = 0.5
 
 # Rate changes of less than this fraction since the last logged one are not logged at DEBUG.
 _LOG_STEP: Final = 0.1
+
+# The ticket of a request the limiter does not pace (it is off): its turn is always now.
+FREE: Final = -1
 
 
 def cubic_k(w_max: float, beta: float = BETA, scale: float = SCALE) -> float:
@@ -83,19 +116,15 @@ def cubic_rate(elapsed: float, w_max: float, beta: float = BETA, scale: float = 
     return scale * (elapsed - cubic_k(w_max, beta, scale)) ** 3 + w_max
 
 
-def gcra_wait(tat: float, now: float, interval: float) -> tuple[float, float]:
-    """One reservation of the generic cell rate algorithm (a token bucket of one token).
+def ticket_due(anchor_time: float, anchor_ticket: float, rate: float, ticket: float) -> float:
+    """When a ticket's turn comes on a schedule releasing `rate` tickets a second, ticket
+    `anchor_ticket` being due at `anchor_time`."""
+    return anchor_time + (ticket - anchor_ticket) / rate
 
-    Args:
-        tat: The theoretical arrival time of the next token (monotonic seconds).
-        now: The current time.
-        interval: Seconds between tokens, `1 / rate`.
 
-    Returns:
-        (seconds to wait before sending, the new theoretical arrival time).
-    """
-    start = max(tat, now)
-    return start - now, start + interval
+def ticket_at(anchor_time: float, anchor_ticket: float, rate: float, now: float) -> float:
+    """The (fractional) ticket whose turn it is at `now` on that schedule."""
+    return anchor_ticket + (now - anchor_time) * rate
 
 
 class RateLimiter:
@@ -138,13 +167,16 @@ class RateLimiter:
         self._rate = self.requests_per_second or 0.0
         self._w_max = self._rate
         self._last_cut = -math.inf
-        self._tat = 0.0
+        # The ticket schedule: ticket `_anchor_ticket` is due at `_anchor_time`, later ones
+        # every 1 / `_rate` s; `_issued` is the next ticket to hand out.
+        self._anchor_time = -math.inf
+        self._anchor_ticket = 0.0
+        self._issued = 0
         self._throttles = 0
-        # The measured response rate (see MEASURE_BUCKET).
-        self._measured = 0.0
-        self._bucket = -math.inf
-        self._count = 0
+        # Times of the successes of the last MEASURE_WINDOW seconds (see MEASURE_WINDOW).
+        self._successes: collections.deque[float] = collections.deque()
         self._first_response: float | None = None
+        self._last_seen = -math.inf
         self._logged_rate = 0.0
 
     def __repr__(self) -> str:
@@ -166,11 +198,12 @@ class RateLimiter:
 
     @property
     def measured_rate(self) -> float:
-        """The smoothed rate of responses, in requests per second."""
-        return self._measured
+        """Successful responses per second over the last second (or since the first)."""
+        with self._lock:
+            return self._success_rate(self._last_seen)
 
-    def reserve(self, now: float, max_wait: float | None = None) -> float | None:
-        """Take the next token for a request about to be sent.
+    def take(self, now: float, max_wait: float | None = None) -> tuple[int, float] | None:
+        """Take the next ticket for a request about to be sent.
 
         Args:
             now: The current monotonic time.
@@ -178,23 +211,36 @@ class RateLimiter:
                 no limit.
 
         Returns:
-            Seconds to wait before sending (0.0 when the limiter is off or a token is free), or
-            None when the wait would exceed `max_wait`: then nothing is reserved.
+            (the ticket, seconds until its turn): (`FREE`, 0.0) while the limiter is off. None
+            when the turn would come after `max_wait`: then no ticket is taken.
         """
+        if not self._enabled:
+            return FREE, 0.0
+        with self._lock:
+            ticket = self._issued
+            due = ticket_due(self._anchor_time, self._anchor_ticket, self._rate, ticket)
+            if due < now:
+                # Idle since the last ticket: the schedule restarts now, with no saved-up burst.
+                self._anchor_time, self._anchor_ticket, due = now, float(ticket), now
+            if max_wait is not None and due - now >= max_wait:
+                return None
+            self._issued = ticket + 1
+            return ticket, due - now
+
+    def wait_for(self, ticket: int, now: float) -> float:
+        """Seconds until `ticket`'s turn at the current rate (0.0 or less: it may go)."""
+        if ticket == FREE:
+            return 0.0
+        with self._lock:
+            return ticket_due(self._anchor_time, self._anchor_ticket, self._rate, ticket) - now
+
+    def peek(self, now: float) -> float:
+        """Seconds a ticket taken now would wait (0.0 when the limiter is off)."""
         if not self._enabled:
             return 0.0
         with self._lock:
-            wait, tat = gcra_wait(self._tat, now, 1.0 / self._rate)
-            if max_wait is not None and wait >= max_wait:
-                return None
-            self._tat = tat
-            return wait
-
-    def peek(self, now: float) -> float:
-        """Seconds until the next token, without taking it (0.0 when the limiter is off)."""
-        if not self._enabled:
-            return 0.0
-        return max(self._tat - now, 0.0)
+            due = ticket_due(self._anchor_time, self._anchor_ticket, self._rate, self._issued)
+        return max(due - now, 0.0)
 
     def record(self, now: float, sent_at: float, *, throttled: bool) -> None:
         """Learn from one response.
@@ -206,40 +252,55 @@ class RateLimiter:
             throttled: True for a 429.
         """
         with self._lock:
-            self._measure(now)
+            self._measure(now, throttled)
             if throttled:
                 self._throttles += 1
-                if sent_at >= self._last_cut:
+                if sent_at >= self._last_cut and now - self._last_cut >= CUT_SPACING:
                     self._cut(now)
             elif self._enabled:
                 self._grow(now)
 
-    def _measure(self, now: float) -> None:
+    def _measure(self, now: float, throttled: bool) -> None:
         if self._first_response is None:
             self._first_response = now
-        self._count += 1
-        bucket = math.floor(now / MEASURE_BUCKET) * MEASURE_BUCKET
-        if bucket > self._bucket:
-            if self._bucket > -math.inf:
-                current = self._count / (bucket - self._bucket)
-                self._measured = SMOOTHING * current + (1.0 - SMOOTHING) * self._measured
-            self._count = 0
-            self._bucket = bucket
+        self._last_seen = max(self._last_seen, now)
+        successes = self._successes
+        if not throttled:
+            successes.append(now)
+        horizon = now - MEASURE_WINDOW
+        while successes and successes[0] < horizon:
+            successes.popleft()
+
+    def _success_rate(self, now: float) -> float:
+        """Successes per second in the window ending at the last response (`_measure` keeps
+        only those in the deque)."""
+        if self._first_response is None:
+            return 0.0
+        span = min(max(now - self._first_response, MIN_MEASURE_SPAN), MEASURE_WINDOW)
+        return len(self._successes) / span
 
     def _achieved(self, now: float) -> float:
-        """The rate to cut from: what was measured, or, before the first full bucket, the
-        responses so far over the time they took."""
-        if self._measured > 0:
-            return self._measured
-        assert self._first_response is not None
-        elapsed = max(now - self._first_response, MEASURE_BUCKET)
-        return (self._count + 1) / elapsed
+        """The rate the server let through, to cut from; at least one request a window."""
+        return max(self._success_rate(now), 1.0 / MEASURE_WINDOW)
+
+    def _set_rate(self, now: float, rate: float) -> None:
+        """Change the pace; tickets still waiting keep their place and move to the new pace."""
+        if self._enabled and self._rate > 0:
+            serving = ticket_at(self._anchor_time, self._anchor_ticket, self._rate, now)
+            self._anchor_ticket = min(serving, float(self._issued))
+        else:
+            self._anchor_ticket = float(self._issued)
+        self._anchor_time = now
+        self._rate = rate
 
     def _cut(self, now: float) -> None:
         achieved = self._achieved(now)
-        base = min(achieved, self._rate) if self._enabled else achieved
+        # Never below half the current pace in one cut: a client sharing the quota with
+        # others may have seen few successes of its own, and one burst of 429s should not
+        # take it to nothing (the next cut, CUT_SPACING later, goes further if need be).
+        base = max(min(achieved, self._rate), self._rate * MAX_CUT) if self._enabled else achieved
         self._w_max = base
-        self._rate = self._bounded(base * BETA)
+        self._set_rate(now, self._bounded(base * BETA))
         self._last_cut = now
         self._enabled = True
         logger.debug(
@@ -251,9 +312,10 @@ class RateLimiter:
 
     def _grow(self, now: float) -> None:
         rate = cubic_rate(now - self._last_cut, self._w_max) if self._w_max > 0 else math.inf
-        if self._measured > 0:
-            rate = min(rate, MAX_GROWTH * self._measured)
-        self._rate = self._bounded(rate)
+        measured = self._success_rate(now)
+        if measured > 0:
+            rate = min(rate, MAX_GROWTH * measured)
+        self._set_rate(now, self._bounded(rate))
         if abs(self._rate - self._logged_rate) > _LOG_STEP * self._logged_rate:
             logger.debug("rate limiter: pacing requests at %.2f/s", self._rate)
             self._logged_rate = self._rate

@@ -11,19 +11,27 @@ import pytest
 from composo import MalformedError, RateLimiter
 from composo._ratelimit import (
     BETA,
+    CUT_SPACING,
+    FREE,
     MAX_GROWTH,
-    MEASURE_BUCKET,
+    MEASURE_WINDOW,
     MIN_RATE,
+    RECHECK,
     SCALE,
     cubic_k,
     cubic_rate,
-    gcra_wait,
+    ticket_at,
+    ticket_due,
 )
 
 
 @pytest.mark.parametrize(
     ("w_max", "expected_k"),
-    [(100.0, math.cbrt(100 * 0.3 / 0.4)), (50.0, math.cbrt(50 * 0.3 / 0.4)), (0.0, 0.0)],
+    [
+        (100.0, math.cbrt(100 * (1 - BETA) / SCALE)),
+        (50.0, math.cbrt(50 * (1 - BETA) / SCALE)),
+        (0.0, 0.0),
+    ],
 )
 def test_cubic_k_is_the_time_to_climb_back_to_the_last_limit(
     w_max: float, expected_k: float
@@ -43,24 +51,25 @@ def test_cubic_curve_starts_at_beta_reaches_w_max_at_k_then_probes_above(w_max: 
 
 
 @pytest.mark.parametrize(
-    ("tat", "now", "interval", "wait", "new_tat"),
+    ("anchor_time", "anchor_ticket", "rate", "ticket", "due"),
     [
-        (0.0, 10.0, 0.1, 0.0, 10.1),  # idle: the token is free now
-        (10.1, 10.0, 0.1, 0.1, 10.2),  # one reserved ahead: wait for it
-        (12.0, 10.0, 0.5, 2.0, 12.5),  # a queue of reservations
-        (9.0, 10.0, 1.0, 0.0, 11.0),  # a long-past schedule never builds a burst
+        (10.0, 0.0, 10.0, 0, 10.0),  # the anchor ticket is due at the anchor time
+        (10.0, 0.0, 10.0, 5, 10.5),  # then one every 1 / rate s
+        (10.0, 3.5, 2.0, 4, 10.25),  # anchors may fall between tickets after a rate change
     ],
 )
-def test_gcra_reservations(
-    tat: float, now: float, interval: float, wait: float, new_tat: float
+def test_ticket_schedule(
+    anchor_time: float, anchor_ticket: float, rate: float, ticket: int, due: float
 ) -> None:
-    assert gcra_wait(tat, now, interval) == pytest.approx((wait, new_tat))
+    assert ticket_due(anchor_time, anchor_ticket, rate, ticket) == pytest.approx(due)
+    assert ticket_at(anchor_time, anchor_ticket, rate, due) == pytest.approx(ticket)
 
 
 def test_an_untouched_limiter_is_off_and_costs_no_wait() -> None:
     limiter = RateLimiter()
     assert limiter.rate is None
-    assert [limiter.reserve(float(n)) for n in range(100)] == [0.0] * 100
+    assert [limiter.take(float(n)) for n in range(100)] == [(FREE, 0.0)] * 100
+    assert limiter.wait_for(FREE, 5.0) == 0.0
     for n in range(100):
         limiter.record(float(n), float(n), throttled=False)
     assert limiter.rate is None  # successes alone never turn it on
@@ -68,16 +77,50 @@ def test_an_untouched_limiter_is_off_and_costs_no_wait() -> None:
 
 def test_a_stated_quota_paces_from_the_start() -> None:
     limiter = RateLimiter(requests_per_second=10)
-    waits = [limiter.reserve(100.0) for _ in range(5)]
-    assert waits == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    taken = [limiter.take(100.0) for _ in range(5)]
+    assert [wait for _, wait in taken] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])  # type: ignore[misc]
     assert limiter.rate == 10
 
 
-def test_a_reservation_longer_than_the_time_left_is_refused_and_not_taken() -> None:
+def test_a_turn_later_than_the_time_left_is_refused_and_no_ticket_taken() -> None:
     limiter = RateLimiter(requests_per_second=1)
-    assert limiter.reserve(0.0) == 0.0
-    assert limiter.reserve(0.0, max_wait=0.5) is None
-    assert limiter.reserve(0.0, max_wait=2.0) == pytest.approx(1.0)  # the refused one was not held
+    assert limiter.take(0.0) == (0, 0.0)
+    assert limiter.take(0.0, max_wait=0.5) is None
+    assert limiter.take(0.0, max_wait=2.0) == (1, pytest.approx(1.0))  # no ticket was lost
+
+
+def test_an_idle_limiter_saves_up_no_burst() -> None:
+    limiter = RateLimiter(requests_per_second=2)
+    limiter.take(0.0)
+    waits = [limiter.take(100.0)[1] for _ in range(3)]  # type: ignore[index]
+    assert waits == pytest.approx([0.0, 0.5, 1.0])
+
+
+def test_waiting_tickets_move_with_the_rate() -> None:
+    limiter = RateLimiter(requests_per_second=10)
+    tickets = [limiter.take(0.0) for _ in range(21)]
+    last, wait = tickets[-1]  # type: ignore[misc]
+    assert wait == pytest.approx(2.0)
+    # Halfway through the queue the rate drops to 5/s: the ten still waiting take twice as long.
+    limiter.record(1.0, 0.9, throttled=True)  # cut to BETA * min(measured, 10)
+    rate = limiter.rate
+    assert rate is not None
+    assert limiter.wait_for(last, 1.0) == pytest.approx(10 / rate)
+    # Earlier tickets keep their place: the next one in line is served first.
+    assert limiter.wait_for(tickets[11][0], 1.0) < limiter.wait_for(last, 1.0)  # type: ignore[index]
+
+
+def test_a_rising_rate_brings_every_waiting_turn_forward() -> None:
+    limiter = RateLimiter(requests_per_second=100)
+    now = _measure(limiter, 100.0, 0.0, 3.0)
+    limiter.record(now, now - 0.01, throttled=True)
+    start = now
+    tickets = [limiter.take(now) for _ in range(300)]
+    last = tickets[-1][0]  # type: ignore[index]
+    due_before = start + limiter.wait_for(last, start)
+    now = _measure(limiter, limiter.rate or 1.0, now, 2.0)  # successes: the rate climbs
+    assert now + limiter.wait_for(last, now) < due_before - 0.1
+    assert RECHECK <= 0.5  # waiters look again at least this often
 
 
 def _measure(limiter: RateLimiter, rate: float, start: float, seconds: float) -> float:
@@ -99,6 +142,16 @@ def test_a_throttle_cuts_to_beta_of_the_rate_achieved() -> None:
     assert limiter.throttles == 1
 
 
+def test_the_measured_rate_counts_successes_over_the_last_window() -> None:
+    limiter = RateLimiter()
+    now = _measure(limiter, 40.0, 0.0, 3.0)
+    for n in range(200):  # a burst of 429s does not inflate it
+        limiter.record(now + n * 0.00001, now, throttled=True)
+    assert limiter.measured_rate == pytest.approx(40.0, rel=0.05)
+    limiter.record(now + 5 * MEASURE_WINDOW, now, throttled=False)  # a lone success later
+    assert limiter.measured_rate == pytest.approx(1.0 / MEASURE_WINDOW)
+
+
 def test_a_throttle_before_any_full_measurement_still_cuts_from_what_was_seen() -> None:
     limiter = RateLimiter()
     for n in range(20):  # 20 responses in 0.2 s
@@ -118,8 +171,12 @@ def test_throttles_of_one_burst_cut_once() -> None:
         limiter.record(now + 0.001 * n, now - 0.01, throttled=True)
     assert limiter.rate == after_one
     assert limiter.throttles == 41
-    # A 429 for a request sent after the cut is a new event: it cuts again.
+    # Nor does one for a request sent just after the cut, within CUT_SPACING of it: the
+    # server's bucket was still empty from the same burst.
     limiter.record(now + 0.2, now + 0.1, throttled=True)
+    assert limiter.rate == after_one
+    # Later, a 429 for a request sent after the cut is a new event: it cuts again.
+    limiter.record(now + CUT_SPACING + 0.1, now + 0.3, throttled=True)
     assert limiter.rate is not None
     assert after_one is not None
     assert limiter.rate < after_one
@@ -133,11 +190,11 @@ def test_after_a_cut_the_rate_climbs_back_along_the_cubic_curve() -> None:
     w_max = limiter.rate / BETA  # type: ignore[operator]
     seen = []
     for step in range(1, 9):
-        t = cut_at + step * MEASURE_BUCKET
+        t = cut_at + step * 0.5
         # Responses keep arriving at the limiter's own pace, as they would.
         rate = limiter.rate or 0.0
-        for n in range(int(rate * MEASURE_BUCKET)):
-            limiter.record(t - MEASURE_BUCKET + n / rate, t - 1, throttled=False)
+        for n in range(int(rate * 0.5)):
+            limiter.record(t - 0.5 + n / rate, t - 1, throttled=False)
         limiter.record(t, t - 0.05, throttled=False)
         seen.append(limiter.rate)
         expected = min(cubic_rate(t - cut_at, w_max), MAX_GROWTH * limiter.measured_rate)
@@ -187,9 +244,9 @@ def test_threads_sharing_a_limiter_get_distinct_slots() -> None:
     lock = threading.Lock()
 
     def take() -> None:
-        mine = [limiter.reserve(5.0) for _ in range(100)]
+        mine = [limiter.take(5.0) for _ in range(100)]
         with lock:
-            waits.extend(w for w in mine if w is not None)
+            waits.extend(taken[1] for taken in mine if taken is not None)
 
     threads = [threading.Thread(target=take) for _ in range(8)]
     for thread in threads:
