@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from functools import cached_property
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import httpx
 
@@ -21,7 +22,10 @@ from composo._constants import (
 from composo._exceptions import ComposoError, bad_input
 from composo._ratelimit import RateLimiter
 from composo._requests import Call, Plan, plan_evaluate, plan_evaluate_trace
+from composo._resources import AsyncEvaluations, AsyncTraces
+from composo._stored import rate_limits_call, usage_call
 from composo._transport import AiohttpSender, AsyncSender, HttpxAsyncSender
+from composo_api.models import RateLimitsResponse, UsageResponse
 
 
 class AsyncComposo(BaseClient):
@@ -282,6 +286,45 @@ class AsyncComposo(BaseClient):
             on_progress=on_progress,
         )
         return self._new_batch(items, spec)
+
+    @cached_property
+    def traces(self) -> AsyncTraces:
+        """The stored traces: `list`, `list_pages`, `get`, `comment` and `rate` (see
+        `AsyncTraces`)."""
+        return AsyncTraces(self._send)
+
+    @cached_property
+    def evaluations(self) -> AsyncEvaluations:
+        """The stored evaluations: `filter`, `filter_pages` and `criteria` (see
+        `AsyncEvaluations`)."""
+        return AsyncEvaluations(self._send)
+
+    async def usage(self) -> UsageResponse:
+        """Your usage against the monthly quota, and when the quota resets.
+
+        A GET: retried on every transient failure, within `timeout`.
+
+        Returns:
+            A `UsageResponse`: `.usage` (`total_current_request_count`,
+            `total_current_token_count`, `monthly_token_quota`, `models`) and
+            `.quota_reset_date`.
+
+        Raises:
+            ComposoError: The request failed for good (see the subclasses).
+        """
+        return cast(UsageResponse, await self._send(usage_call()))
+
+    async def rate_limits(self) -> RateLimitsResponse:
+        """The rate limits of your API key, as the service describes them.
+
+        The service does not document the shape, so this is a free-form object: read it
+        like a dict (`limits["plan"]`, `limits.to_dict()`). A GET: retried on every
+        transient failure, within `timeout`.
+
+        Raises:
+            ComposoError: The request failed for good (see the subclasses).
+        """
+        return cast(RateLimitsResponse, await self._send(rate_limits_call()))
 
     def _new_batch(self, items: Iterable[Any] | AsyncIterable[Any], spec: BatchSpec) -> AsyncBatch:
         """A batch over `items` with a checked spec (`composo evaluate` builds one too)."""

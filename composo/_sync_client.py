@@ -6,8 +6,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from functools import cached_property
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import httpx
 
@@ -22,7 +23,10 @@ from composo._constants import (
 from composo._exceptions import Cancelled, ComposoError, bad_input
 from composo._ratelimit import RateLimiter
 from composo._requests import Call, Plan, plan_evaluate, plan_evaluate_trace
+from composo._resources import Evaluations, Traces
+from composo._stored import rate_limits_call, usage_call
 from composo._transport import HttpcoreSender, HttpxSyncSender, SyncSender
+from composo_api.models import RateLimitsResponse, UsageResponse
 
 # How often a multi-criteria call checks whether its client was closed meanwhile.
 _POLL_INTERVAL = 0.05
@@ -276,6 +280,44 @@ class Composo(BaseClient):
             on_progress=on_progress,
         )
         return SyncBatch(self._send_queued, items, spec, self._rate_stats)
+
+    @cached_property
+    def traces(self) -> Traces:
+        """The stored traces: `list`, `list_pages`, `get`, `comment` and `rate` (see `Traces`)."""
+        return Traces(self._send)
+
+    @cached_property
+    def evaluations(self) -> Evaluations:
+        """The stored evaluations: `filter`, `filter_pages` and `criteria` (see
+        `Evaluations`)."""
+        return Evaluations(self._send)
+
+    def usage(self) -> UsageResponse:
+        """Your usage against the monthly quota, and when the quota resets.
+
+        A GET: retried on every transient failure, within `timeout`.
+
+        Returns:
+            A `UsageResponse`: `.usage` (`total_current_request_count`,
+            `total_current_token_count`, `monthly_token_quota`, `models`) and
+            `.quota_reset_date`.
+
+        Raises:
+            ComposoError: The request failed for good (see the subclasses).
+        """
+        return cast(UsageResponse, self._send(usage_call()))
+
+    def rate_limits(self) -> RateLimitsResponse:
+        """The rate limits of your API key, as the service describes them.
+
+        The service does not document the shape, so this is a free-form object: read it
+        like a dict (`limits["plan"]`, `limits.to_dict()`). A GET: retried on every
+        transient failure, within `timeout`.
+
+        Raises:
+            ComposoError: The request failed for good (see the subclasses).
+        """
+        return cast(RateLimitsResponse, self._send(rate_limits_call()))
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
