@@ -28,7 +28,10 @@ EXPECTED_ALL = [
     "AsyncBatch",
     "AsyncComposo",
     "AsyncMockServer",
+    "AttachCommentResponse",
+    "AttachRatingResponse",
     "AuthenticationError",
+    "BackgroundTask",
     "BadRequestError",
     "BatchProgress",
     "BatchResult",
@@ -36,6 +39,8 @@ EXPECTED_ALL = [
     "Composo",
     "ComposoError",
     "ComposoTracer",
+    "EvaluationFilterResponse",
+    "EvaluationRecord",
     "EvaluationResponse",
     "GateFailure",
     "GateReport",
@@ -55,7 +60,11 @@ EXPECTED_ALL = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimiter",
+    "RateLimitsResponse",
     "SyncBatch",
+    "TraceListResponse",
+    "TraceResponse",
+    "UsageResponse",
     "__version__",
     "aevaluate_frame",
     "agent_tracer",
@@ -110,6 +119,14 @@ def test_every_name_in_all_resolves() -> None:
         assert getattr(composo, name) is not None, name
     assert composo.criteria.__name__ == "composo.criteria"
     assert isinstance(composo.__version__, str)
+
+
+def test_dir_lists_the_public_names_only() -> None:
+    for name in composo.__all__:  # resolved names land in the module's globals: still hidden
+        getattr(composo, name)
+    assert dir(composo) == EXPECTED_ALL
+    for helper in ("Any", "TYPE_CHECKING", "annotations", "importlib", "typing"):
+        assert not hasattr(composo, helper), helper
 
 
 def test_unknown_attribute_raises_attribute_error() -> None:
