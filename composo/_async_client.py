@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from functools import cached_property
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Literal, Self, cast, overload
 
 import httpx
 
@@ -20,12 +20,13 @@ from composo._constants import (
     DEFAULT_TIMEOUT,
 )
 from composo._exceptions import ComposoError, bad_input
+from composo._models import BackgroundTask, EvaluationResponse
 from composo._ratelimit import RateLimiter
 from composo._requests import Call, Plan, plan_evaluate, plan_evaluate_trace
 from composo._resources import AsyncEvaluations, AsyncTraces
 from composo._stored import rate_limits_call, usage_call
 from composo._transport import AiohttpSender, AsyncSender, HttpxAsyncSender
-from composo_api.models import RateLimitsResponse, UsageResponse
+from composo_api.models import MultiAgentTraceResponse, RateLimitsResponse, UsageResponse
 
 
 class AsyncComposo(BaseClient):
@@ -126,6 +127,101 @@ class AsyncComposo(BaseClient):
         """Same as `aclose()`."""
         await self.aclose()
 
+    @overload
+    async def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: str | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> EvaluationResponse: ...
+
+    @overload
+    async def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: list[str] | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> list[EvaluationResponse]: ...
+
+    @overload
+    async def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: str | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> BackgroundTask: ...
+
+    @overload
+    async def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: list[str] | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> list[BackgroundTask]: ...
+
+    @overload
+    async def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: str | list[str] | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        block: bool = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> EvaluationResponse | list[EvaluationResponse] | BackgroundTask | list[BackgroundTask]: ...
+
     async def evaluate(
         self,
         messages: list[dict[str, Any]] | None = None,
@@ -166,7 +262,8 @@ class AsyncComposo(BaseClient):
 
         Returns:
             An `EvaluationResponse`, or a list of them for a list of criteria; with
-            `block=False`, the server's dict holding `task_id` (or a list of them).
+            `block=False`, a `BackgroundTask`: the server's dict holding `task_id` (or a list
+            of them). Type checkers see the exact one for each call.
 
         Raises:
             MalformedError: Bad input, found before anything is sent (also a ValueError).
@@ -188,6 +285,81 @@ class AsyncComposo(BaseClient):
             input=input,
         )
         return await self._run_plan(plan)
+
+    @overload
+    async def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: str | None = None,
+        model_core: str | None = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> MultiAgentTraceResponse: ...
+
+    @overload
+    async def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: list[str] | None = None,
+        model_core: str | None = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> list[MultiAgentTraceResponse]: ...
+
+    @overload
+    async def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: str | None = None,
+        model_core: str | None = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> BackgroundTask: ...
+
+    @overload
+    async def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: list[str] | None = None,
+        model_core: str | None = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> list[BackgroundTask]: ...
+
+    @overload
+    async def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: str | list[str] | None = None,
+        model_core: str | None = None,
+        block: bool = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> (
+        MultiAgentTraceResponse
+        | list[MultiAgentTraceResponse]
+        | BackgroundTask
+        | list[BackgroundTask]
+    ): ...
 
     async def evaluate_trace(
         self,
@@ -217,7 +389,8 @@ class AsyncComposo(BaseClient):
 
         Returns:
             A `MultiAgentTraceResponse` (results by agent name), or a list of them; with
-            `block=False`, the server's dict holding `task_id` (or a list of them).
+            `block=False`, a `BackgroundTask`: the server's dict holding `task_id` (or a list
+            of them). Type checkers see the exact one for each call.
 
         Raises:
             MalformedError: Bad input, found before anything is sent (also a ValueError).
