@@ -6,18 +6,19 @@
         result = client.evaluate(messages, "Reward responses that cite the refund policy")
         print(result.score, result.explanation)
 
-Public names are listed in `__all__`; they load on first use, so `import composo` is fast and
-has no side effects. Modules whose names start with an underscore are private.
+Public names are listed in `__all__`, and `dir(composo)` shows just those; they load on first
+use, so `import composo` is fast and has no side effects. Modules whose names start with an
+underscore are private.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
+# No `from __future__ import annotations` and only underscored imports: every module-level name
+# would be an attribute of the package (`composo.importlib`).
+import importlib as _importlib
+import typing as _typing
 
 from composo._version import __version__
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from composo import criteria
     from composo._async_client import AsyncComposo
     from composo._batch import AsyncBatch, BatchProgress, BatchResult, SyncBatch
@@ -39,13 +40,17 @@ if TYPE_CHECKING:
     from composo._gate import GateFailure, gate
     from composo._gate_report import GateReport
     from composo._mock import AsyncMockServer, MockServer, mock_server
-    from composo._models import EvaluationResponse
+    from composo._models import BackgroundTask, EvaluationResponse
     from composo._ratelimit import RateLimiter
     from composo._sync_client import Composo
     from composo.tracing import AgentTracer, ComposoTracer, Instruments, agent_tracer
     from composo_api.models import (
         AgentInstance,
         AgentTraceResult,
+        AttachCommentResponse,
+        AttachRatingResponse,
+        EvaluationFilterResponse,
+        EvaluationRecord,
         LLMInput,
         LLMInteraction,
         LLMOutput,
@@ -55,6 +60,10 @@ if TYPE_CHECKING:
         ModelCore,
         MultiAgentTrace,
         MultiAgentTraceResponse,
+        RateLimitsResponse,
+        TraceListResponse,
+        TraceResponse,
+        UsageResponse,
     )
 
 __all__ = [
@@ -68,7 +77,10 @@ __all__ = [
     "AsyncBatch",
     "AsyncComposo",
     "AsyncMockServer",
+    "AttachCommentResponse",
+    "AttachRatingResponse",
     "AuthenticationError",
+    "BackgroundTask",
     "BadRequestError",
     "BatchProgress",
     "BatchResult",
@@ -76,6 +88,8 @@ __all__ = [
     "Composo",
     "ComposoError",
     "ComposoTracer",
+    "EvaluationFilterResponse",
+    "EvaluationRecord",
     "EvaluationResponse",
     "GateFailure",
     "GateReport",
@@ -95,7 +109,11 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimiter",
+    "RateLimitsResponse",
     "SyncBatch",
+    "TraceListResponse",
+    "TraceResponse",
+    "UsageResponse",
     "__version__",
     "aevaluate_frame",
     "agent_tracer",
@@ -127,7 +145,10 @@ _LAZY = {
     "AsyncBatch": _BATCH,
     "AsyncComposo": "composo._async_client",
     "AsyncMockServer": _MOCK,
+    "AttachCommentResponse": _MODELS,
+    "AttachRatingResponse": _MODELS,
     "AuthenticationError": _EXCEPTIONS,
+    "BackgroundTask": "composo._models",
     "BadRequestError": _EXCEPTIONS,
     "BatchProgress": _BATCH,
     "BatchResult": _BATCH,
@@ -135,6 +156,8 @@ _LAZY = {
     "Composo": "composo._sync_client",
     "ComposoError": _EXCEPTIONS,
     "ComposoTracer": _TRACING,
+    "EvaluationFilterResponse": _MODELS,
+    "EvaluationRecord": _MODELS,
     "EvaluationResponse": "composo._models",
     "GateFailure": _GATE,
     "GateReport": "composo._gate_report",
@@ -154,7 +177,11 @@ _LAZY = {
     "PermissionDeniedError": _EXCEPTIONS,
     "RateLimitError": _EXCEPTIONS,
     "RateLimiter": "composo._ratelimit",
+    "RateLimitsResponse": _MODELS,
     "SyncBatch": _BATCH,
+    "TraceListResponse": _MODELS,
+    "TraceResponse": _MODELS,
+    "UsageResponse": _MODELS,
     "aevaluate_frame": _FRAMES,
     "agent_tracer": _TRACING,
     "evaluate_frame": _FRAMES,
@@ -163,23 +190,26 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name == "criteria":
-        return importlib.import_module("composo.criteria")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'composo' has no attribute {name!r}")
-    try:
-        value = getattr(importlib.import_module(module), name)
-    except ImportError as exc:
-        if module != _MOCK:
-            raise
-        raise ImportError(
-            f"composo.{name} needs the mock extra: pip install 'composo[mock]' ({exc})"
-        ) from exc
-    globals()[name] = value
-    return value
+# Hidden from type checkers, so that `composo.Misspelt` is an error for them rather than `Any`.
+if not _typing.TYPE_CHECKING:
+
+    def __getattr__(name: str) -> _typing.Any:
+        if name == "criteria":
+            return _importlib.import_module("composo.criteria")
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'composo' has no attribute {name!r}")
+        try:
+            value = getattr(_importlib.import_module(module), name)
+        except ImportError as exc:
+            if module != _MOCK:
+                raise
+            raise ImportError(
+                f"composo.{name} needs the mock extra: pip install 'composo[mock]' ({exc})"
+            ) from exc
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return list(__all__)

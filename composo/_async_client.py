@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from functools import cached_property
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self, cast, overload
 
 import httpx
 
@@ -19,9 +20,13 @@ from composo._constants import (
     DEFAULT_TIMEOUT,
 )
 from composo._exceptions import ComposoError, bad_input
+from composo._models import BackgroundTask, EvaluationResponse
 from composo._ratelimit import RateLimiter
 from composo._requests import Call, Plan, plan_evaluate, plan_evaluate_trace
+from composo._resources import AsyncEvaluations, AsyncTraces
+from composo._stored import rate_limits_call, usage_call
 from composo._transport import AiohttpSender, AsyncSender, HttpxAsyncSender
+from composo_api.models import MultiAgentTraceResponse, RateLimitsResponse, UsageResponse
 
 
 class AsyncComposo(BaseClient):
@@ -122,6 +127,101 @@ class AsyncComposo(BaseClient):
         """Same as `aclose()`."""
         await self.aclose()
 
+    @overload
+    async def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: str | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> EvaluationResponse: ...
+
+    @overload
+    async def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: list[str] | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> list[EvaluationResponse]: ...
+
+    @overload
+    async def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: str | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> BackgroundTask: ...
+
+    @overload
+    async def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: list[str] | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> list[BackgroundTask]: ...
+
+    @overload
+    async def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: str | list[str] | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        block: bool = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> EvaluationResponse | list[EvaluationResponse] | BackgroundTask | list[BackgroundTask]: ...
+
     async def evaluate(
         self,
         messages: list[dict[str, Any]] | None = None,
@@ -162,7 +262,8 @@ class AsyncComposo(BaseClient):
 
         Returns:
             An `EvaluationResponse`, or a list of them for a list of criteria; with
-            `block=False`, the server's dict holding `task_id` (or a list of them).
+            `block=False`, a `BackgroundTask`: the server's dict holding `task_id` (or a list
+            of them). Type checkers see the exact one for each call.
 
         Raises:
             MalformedError: Bad input, found before anything is sent (also a ValueError).
@@ -184,6 +285,81 @@ class AsyncComposo(BaseClient):
             input=input,
         )
         return await self._run_plan(plan)
+
+    @overload
+    async def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: str | None = None,
+        model_core: str | None = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> MultiAgentTraceResponse: ...
+
+    @overload
+    async def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: list[str] | None = None,
+        model_core: str | None = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> list[MultiAgentTraceResponse]: ...
+
+    @overload
+    async def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: str | None = None,
+        model_core: str | None = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> BackgroundTask: ...
+
+    @overload
+    async def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: list[str] | None = None,
+        model_core: str | None = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> list[BackgroundTask]: ...
+
+    @overload
+    async def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: str | list[str] | None = None,
+        model_core: str | None = None,
+        block: bool = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> (
+        MultiAgentTraceResponse
+        | list[MultiAgentTraceResponse]
+        | BackgroundTask
+        | list[BackgroundTask]
+    ): ...
 
     async def evaluate_trace(
         self,
@@ -213,7 +389,8 @@ class AsyncComposo(BaseClient):
 
         Returns:
             A `MultiAgentTraceResponse` (results by agent name), or a list of them; with
-            `block=False`, the server's dict holding `task_id` (or a list of them).
+            `block=False`, a `BackgroundTask`: the server's dict holding `task_id` (or a list
+            of them). Type checkers see the exact one for each call.
 
         Raises:
             MalformedError: Bad input, found before anything is sent (also a ValueError).
@@ -282,6 +459,45 @@ class AsyncComposo(BaseClient):
             on_progress=on_progress,
         )
         return self._new_batch(items, spec)
+
+    @cached_property
+    def traces(self) -> AsyncTraces:
+        """The stored traces: `list`, `list_pages`, `get`, `comment` and `rate` (see
+        `AsyncTraces`)."""
+        return AsyncTraces(self._send)
+
+    @cached_property
+    def evaluations(self) -> AsyncEvaluations:
+        """The stored evaluations: `filter`, `filter_pages` and `criteria` (see
+        `AsyncEvaluations`)."""
+        return AsyncEvaluations(self._send)
+
+    async def usage(self) -> UsageResponse:
+        """Your usage against the monthly quota, and when the quota resets.
+
+        A GET: retried on every transient failure, within `timeout`.
+
+        Returns:
+            A `UsageResponse`: `.usage` (`total_current_request_count`,
+            `total_current_token_count`, `monthly_token_quota`, `models`) and
+            `.quota_reset_date`.
+
+        Raises:
+            ComposoError: The request failed for good (see the subclasses).
+        """
+        return cast(UsageResponse, await self._send(usage_call()))
+
+    async def rate_limits(self) -> RateLimitsResponse:
+        """The rate limits of your API key, as the service describes them.
+
+        The service does not document the shape, so this is a free-form object: read it
+        like a dict (`limits["plan"]`, `limits.to_dict()`). A GET: retried on every
+        transient failure, within `timeout`.
+
+        Raises:
+            ComposoError: The request failed for good (see the subclasses).
+        """
+        return cast(RateLimitsResponse, await self._send(rate_limits_call()))
 
     def _new_batch(self, items: Iterable[Any] | AsyncIterable[Any], spec: BatchSpec) -> AsyncBatch:
         """A batch over `items` with a checked spec (`composo evaluate` builds one too)."""

@@ -61,6 +61,9 @@ MAX_EVALUATOR_NAME_LENGTH: Final = 255
 # Server limit on each tag key and each tag value.
 MAX_TAG_LENGTH: Final = 64
 
+# Server limit on page_size when listing traces or filtering evaluations.
+MAX_PAGE_SIZE: Final = 500
+
 # The server needs a conversation to judge: at least a prompt and a reply.
 MIN_MESSAGES: Final = 2
 

@@ -1,5 +1,8 @@
 """The result types users see, taken from the generated client.
 
+`BackgroundTask` types what `block=False` returns: the server's JSON object as sent, of which
+`task_id` is the one documented key.
+
 `EvaluationResponse` is the generated `ScoreResponse` under the official SDK's name, with the two
 optional fields defaulting to `None` (as in the official SDK) instead of the generator's `UNSET`,
 and `score` always a float. The wire format stays the generated model's: `from_dict`/`to_dict`
@@ -9,7 +12,7 @@ are inherited unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, Self, TypedDict
 
 from attrs import define
 
@@ -36,3 +39,10 @@ class EvaluationResponse(ScoreResponse):
         if isinstance(parsed.score, int):
             parsed.score = float(parsed.score)
         return parsed
+
+
+class BackgroundTask(TypedDict):
+    """What `evaluate(..., block=False)` and `evaluate_trace(..., block=False)` return: the
+    server's dict, holding the `task_id` of the evaluation it queued (it may hold more keys)."""
+
+    task_id: str

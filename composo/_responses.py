@@ -13,7 +13,9 @@ mapped to None); extra fields are kept, since a newer service may add some.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 Checker = Callable[[Any, str], Any]
@@ -74,6 +76,34 @@ def score(value: Any, path: str) -> Any:
         raise _fail(path, "a number in [0, 1] or null", value)
     if not 0.0 <= value <= 1.0:
         raise ShapeError(f"{path} is {_preview(value)}, outside [0, 1]")
+    return value
+
+
+def stored_score(value: Any, path: str) -> Any:
+    """A stored score: a finite number or null (NaN becomes None). Not range-checked: a row
+    the service stored long ago should not make a whole listing unreadable."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return None if value is None else number(value, path)
+
+
+def date_time(value: Any, path: str) -> Any:
+    """An RFC 3339 date-time string (what the generated models parse with `fromisoformat`)."""
+    string(value, path)
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(path, "an RFC 3339 date-time", value) from None
+    return value
+
+
+def uuid_text(value: Any, path: str) -> Any:
+    """A UUID written as a string."""
+    string(value, path)
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise _fail(path, "a UUID", value) from None
     return value
 
 
@@ -150,3 +180,71 @@ AGENT_TRACE_RESULT = obj(
     {"summary_statistics": nullable(SUMMARY_STATISTICS)},
 )
 TRACE_RESULT = obj({"request_id": string, "results_by_agent_name": mapping(AGENT_TRACE_RESULT)})
+
+# The stored-data operations (traces, annotations, analytics, account).
+COMMENT = obj({"id": string, "trace_id": string, "comment": string, "created_at": date_time})
+RATING = obj({"trace_id": string, "rating": boolean})
+TRACE_EVALUATION = obj(
+    {
+        "id": nullable(string),
+        "evaluator_name": nullable(string),
+        "score": stored_score,
+        "explanation": nullable(string),
+        "sub_trace": nullable(mapping(anything)),
+    },
+    {
+        "criteria": nullable(string),
+        "sources": nullable(array(SOURCE)),
+        "cached": nullable(boolean),
+        "c_cached_tokens": nullable(integer),
+    },
+)
+TRACE = obj(
+    {
+        "id": uuid_text,
+        "created_at": date_time,
+        "comments": array(COMMENT),
+        "evaluations": array(TRACE_EVALUATION),
+    },
+    {
+        "tags": nullable(mapping(string)),
+        "rating": nullable(boolean),
+        "trace": nullable(mapping(anything)),
+    },
+)
+TRACE_LIST = obj({"traces": array(TRACE), "next_page_token": nullable(string)})
+USAGE = obj(
+    {
+        "usage": obj(
+            {"total_current_request_count": integer, "total_current_token_count": integer},
+            {"monthly_token_quota": nullable(integer), "models": mapping(anything)},
+        ),
+        "quota_reset_date": string,
+    }
+)
+# Free-form: the service does not document its shape, so any JSON object is accepted.
+RATE_LIMITS = mapping(anything)
+EVALUATION_RECORD = obj(
+    {},
+    {
+        "id": string,
+        "trace_id": string,
+        "created_at": date_time,
+        "endpoint_type": string,
+        "criteria": nullable(string),
+        "evaluator_name": nullable(string),
+        "score": stored_score,
+        "explanation": nullable(string),
+        "tags": nullable(mapping(string)),
+    },
+)
+EVALUATION_PAGE = obj(
+    {
+        "evaluations": array(EVALUATION_RECORD),
+        "total": integer,
+        "page": integer,
+        "page_size": integer,
+        "total_pages": integer,
+    }
+)
+CRITERIA_LIST = obj({"values": array(string)})

@@ -6,8 +6,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from functools import cached_property
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self, cast, overload
 
 import httpx
 
@@ -20,9 +21,13 @@ from composo._constants import (
     DEFAULT_TIMEOUT,
 )
 from composo._exceptions import Cancelled, ComposoError, bad_input
+from composo._models import BackgroundTask, EvaluationResponse
 from composo._ratelimit import RateLimiter
 from composo._requests import Call, Plan, plan_evaluate, plan_evaluate_trace
+from composo._resources import Evaluations, Traces
+from composo._stored import rate_limits_call, usage_call
 from composo._transport import HttpcoreSender, HttpxSyncSender, SyncSender
+from composo_api.models import MultiAgentTraceResponse, RateLimitsResponse, UsageResponse
 
 # How often a multi-criteria call checks whether its client was closed meanwhile.
 _POLL_INTERVAL = 0.05
@@ -117,6 +122,101 @@ class Composo(BaseClient):
             pool.shutdown(wait=True, cancel_futures=True)
         self._sender.close()
 
+    @overload
+    def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: str | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> EvaluationResponse: ...
+
+    @overload
+    def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: list[str] | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> list[EvaluationResponse]: ...
+
+    @overload
+    def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: str | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> BackgroundTask: ...
+
+    @overload
+    def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: list[str] | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> list[BackgroundTask]: ...
+
+    @overload
+    def evaluate(
+        self,
+        messages: list[dict[str, Any]] | None = None,
+        criteria: str | list[str] | None = None,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        result: Any = None,
+        block: bool = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        explanation_cleaning: str | None = None,
+        data_retention: str | None = None,
+        model_core: str | None = None,
+        input: Any = None,
+    ) -> EvaluationResponse | list[EvaluationResponse] | BackgroundTask | list[BackgroundTask]: ...
+
     def evaluate(
         self,
         messages: list[dict[str, Any]] | None = None,
@@ -157,7 +257,8 @@ class Composo(BaseClient):
 
         Returns:
             An `EvaluationResponse`, or a list of them for a list of criteria; with
-            `block=False`, the server's dict holding `task_id` (or a list of them).
+            `block=False`, a `BackgroundTask`: the server's dict holding `task_id` (or a list
+            of them). Type checkers see the exact one for each call.
 
         Raises:
             MalformedError: Bad input, found before anything is sent (also a ValueError).
@@ -179,6 +280,81 @@ class Composo(BaseClient):
             input=input,
         )
         return self._run_plan(plan)
+
+    @overload
+    def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: str | None = None,
+        model_core: str | None = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> MultiAgentTraceResponse: ...
+
+    @overload
+    def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: list[str] | None = None,
+        model_core: str | None = None,
+        block: Literal[True] = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> list[MultiAgentTraceResponse]: ...
+
+    @overload
+    def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: str | None = None,
+        model_core: str | None = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: str | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> BackgroundTask: ...
+
+    @overload
+    def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: list[str] | None = None,
+        model_core: str | None = None,
+        *,
+        block: Literal[False],
+        tags: Mapping[str, Any] | None = None,
+        evaluator_name: list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> list[BackgroundTask]: ...
+
+    @overload
+    def evaluate_trace(
+        self,
+        trace: Any,
+        criteria: str | list[str] | None = None,
+        model_core: str | None = None,
+        block: bool = True,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        evaluator_name: str | list[str] | None = None,
+        evaluate_latest: bool | None = None,
+        data_retention: str | None = None,
+    ) -> (
+        MultiAgentTraceResponse
+        | list[MultiAgentTraceResponse]
+        | BackgroundTask
+        | list[BackgroundTask]
+    ): ...
 
     def evaluate_trace(
         self,
@@ -208,7 +384,8 @@ class Composo(BaseClient):
 
         Returns:
             A `MultiAgentTraceResponse` (results by agent name), or a list of them; with
-            `block=False`, the server's dict holding `task_id` (or a list of them).
+            `block=False`, a `BackgroundTask`: the server's dict holding `task_id` (or a list
+            of them). Type checkers see the exact one for each call.
 
         Raises:
             MalformedError: Bad input, found before anything is sent (also a ValueError).
@@ -276,6 +453,44 @@ class Composo(BaseClient):
             on_progress=on_progress,
         )
         return SyncBatch(self._send_queued, items, spec, self._rate_stats)
+
+    @cached_property
+    def traces(self) -> Traces:
+        """The stored traces: `list`, `list_pages`, `get`, `comment` and `rate` (see `Traces`)."""
+        return Traces(self._send)
+
+    @cached_property
+    def evaluations(self) -> Evaluations:
+        """The stored evaluations: `filter`, `filter_pages` and `criteria` (see
+        `Evaluations`)."""
+        return Evaluations(self._send)
+
+    def usage(self) -> UsageResponse:
+        """Your usage against the monthly quota, and when the quota resets.
+
+        A GET: retried on every transient failure, within `timeout`.
+
+        Returns:
+            A `UsageResponse`: `.usage` (`total_current_request_count`,
+            `total_current_token_count`, `monthly_token_quota`, `models`) and
+            `.quota_reset_date`.
+
+        Raises:
+            ComposoError: The request failed for good (see the subclasses).
+        """
+        return cast(UsageResponse, self._send(usage_call()))
+
+    def rate_limits(self) -> RateLimitsResponse:
+        """The rate limits of your API key, as the service describes them.
+
+        The service does not document the shape, so this is a free-form object: read it
+        like a dict (`limits["plan"]`, `limits.to_dict()`). A GET: retried on every
+        transient failure, within `timeout`.
+
+        Raises:
+            ComposoError: The request failed for good (see the subclasses).
+        """
+        return cast(RateLimitsResponse, self._send(rate_limits_call()))
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:

@@ -3,16 +3,19 @@ sync and async clients offer the same methods."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import subprocess
 import sys
+import typing
 from typing import Any
 
 import pytest
 
 import composo
 from composo import AsyncComposo, Composo
+from composo._resources import AsyncEvaluations, AsyncTraces, Evaluations, Traces
 
 EXPECTED_ALL = [
     "APIConnectionError",
@@ -25,7 +28,10 @@ EXPECTED_ALL = [
     "AsyncBatch",
     "AsyncComposo",
     "AsyncMockServer",
+    "AttachCommentResponse",
+    "AttachRatingResponse",
     "AuthenticationError",
+    "BackgroundTask",
     "BadRequestError",
     "BatchProgress",
     "BatchResult",
@@ -33,6 +39,8 @@ EXPECTED_ALL = [
     "Composo",
     "ComposoError",
     "ComposoTracer",
+    "EvaluationFilterResponse",
+    "EvaluationRecord",
     "EvaluationResponse",
     "GateFailure",
     "GateReport",
@@ -52,7 +60,11 @@ EXPECTED_ALL = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimiter",
+    "RateLimitsResponse",
     "SyncBatch",
+    "TraceListResponse",
+    "TraceResponse",
+    "UsageResponse",
     "__version__",
     "aevaluate_frame",
     "agent_tracer",
@@ -107,6 +119,14 @@ def test_every_name_in_all_resolves() -> None:
         assert getattr(composo, name) is not None, name
     assert composo.criteria.__name__ == "composo.criteria"
     assert isinstance(composo.__version__, str)
+
+
+def test_dir_lists_the_public_names_only() -> None:
+    for name in composo.__all__:  # resolved names land in the module's globals: still hidden
+        getattr(composo, name)
+    assert dir(composo) == EXPECTED_ALL
+    for helper in ("Any", "TYPE_CHECKING", "annotations", "importlib", "typing"):
+        assert not hasattr(composo, helper), helper
 
 
 def test_unknown_attribute_raises_attribute_error() -> None:
@@ -175,3 +195,49 @@ def test_constructor_parameters_match_and_keep_the_official_positions() -> None:
         "self", "api_key", "base_url", "num_retries", "model_core", "max_concurrent_requests",
         "timeout",
     ]  # fmt: skip
+
+
+def _resource_classes(client: type) -> dict[str, type]:
+    """The client's resources (`client.traces`, ...): name -> the class its property returns."""
+    found = {}
+    for name, value in inspect.getmembers(client):
+        if isinstance(value, functools.cached_property):
+            found[name] = typing.get_type_hints(value.func)["return"]
+    return found
+
+
+def test_both_clients_have_the_same_resources() -> None:
+    assert _resource_classes(Composo) == {"evaluations": Evaluations, "traces": Traces}
+    assert _resource_classes(AsyncComposo) == {
+        "evaluations": AsyncEvaluations,
+        "traces": AsyncTraces,
+    }
+
+
+@pytest.mark.parametrize(
+    ("sync_class", "async_class"), [(Traces, AsyncTraces), (Evaluations, AsyncEvaluations)]
+)
+def test_resource_methods_match_between_clients(sync_class: type, async_class: type) -> None:
+    assert _public_methods(sync_class) == _public_methods(async_class)
+    for name in _public_methods(sync_class):
+        sync_method, async_method = getattr(sync_class, name), getattr(async_class, name)
+        sync_signature = inspect.signature(sync_method)
+        async_signature = inspect.signature(async_method)
+        assert sync_signature.parameters == async_signature.parameters, name
+        returns = str(sync_signature.return_annotation)
+        if returns.startswith("Iterator["):
+            # A listing: an async iterator, taken without await (`async for`).
+            assert async_signature.return_annotation == f"Async{returns}", name
+            assert not inspect.iscoroutinefunction(async_method), name
+        else:
+            assert async_signature.return_annotation == returns, name
+            assert inspect.iscoroutinefunction(async_method), name
+        assert not inspect.iscoroutinefunction(sync_method), name
+
+
+def test_account_methods_match_between_clients() -> None:
+    for name in ("usage", "rate_limits"):
+        assert inspect.signature(getattr(Composo, name)) == inspect.signature(
+            getattr(AsyncComposo, name)
+        )
+        assert inspect.iscoroutinefunction(getattr(AsyncComposo, name))
