@@ -150,6 +150,7 @@ def bad_input(message: str) -> MalformedError:
 # Statuses whose message names the URL called: they mean the request went to the wrong place,
 # most often because of a wrong base_url.
 _NAMES_URL = frozenset({404, 405})
+_ROUTE_MISSING = frozenset({"Not Found", "Method Not Allowed"})
 
 
 def error_from_response(
@@ -189,7 +190,11 @@ def error_from_response(
             "only; set base_url to the address that answers the API directly"
         )
     elif status_code in _NAMES_URL and called:
-        message = f"{message} ({called}); check base_url"
+        message = f"{message} ({called})"
+        # A route that does not exist answers the framework's bare reason; a missing object
+        # (an unknown trace id) says what is missing, and base_url is fine.
+        if detail is None or detail in _ROUTE_MISSING:
+            message += "; check base_url"
     cls = _CLASS_BY_STATUS.get(status_code)
     if cls is None:
         cls = APIError if 500 <= status_code <= 599 else APIStatusError

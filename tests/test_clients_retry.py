@@ -271,10 +271,8 @@ async def test_error_statuses_map_to_their_exception(
     assert caught.value.status_code == code
     assert caught.value.detail == "the detail"
     assert str(caught.value).startswith(f"{code} ")
-    if code == 404:  # a wrong base_url is the usual cause: the message names the URL called
-        assert str(caught.value).endswith(
-            f": the detail (POST {BASE_URL}/api/v1/evals/reward); check base_url"
-        )
+    if code == 404:  # the message names the URL called
+        assert str(caught.value).endswith(f": the detail (POST {BASE_URL}/api/v1/evals/reward)")
     else:
         assert str(caught.value).endswith(": the detail")
 
@@ -296,6 +294,18 @@ async def test_422_maps_to_malformed_error_with_fastapi_detail(
     assert error.detail == detail
     assert "body.messages: Field required" in str(error)
     assert "body.tags.run: Input should be a string" in str(error)
+
+
+@pytest.mark.parametrize("detail", ["Not Found", None])
+async def test_a_404_from_a_missing_route_suggests_checking_base_url(
+    flavor: Flavor, router: respx.MockRouter, detail: str | None
+) -> None:
+    answer = status(404, detail) if detail else (lambda request: httpx.Response(404, text=""))
+    reward_route(router, side_effect=answer)
+    client = flavor.client()
+    with pytest.raises(NotFoundError) as caught:
+        await flavor.call(client.evaluate, MESSAGES, CRITERION)
+    assert str(caught.value).endswith(f"(POST {BASE_URL}/api/v1/evals/reward); check base_url")
 
 
 async def test_429s_are_sent_again_until_the_deadline_then_raise_rate_limit_error(
