@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from composo import criteria
     from composo._async_client import AsyncComposo
     from composo._batch import AsyncBatch, BatchProgress, BatchResult, SyncBatch
+    from composo._cache import ResultCache
     from composo._exceptions import (
         APIConnectionError,
         APIError,
@@ -95,6 +96,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimiter",
+    "ResultCache",
     "SyncBatch",
     "__version__",
     "aevaluate_frame",
@@ -154,6 +156,7 @@ _LAZY = {
     "PermissionDeniedError": _EXCEPTIONS,
     "RateLimitError": _EXCEPTIONS,
     "RateLimiter": "composo._ratelimit",
+    "ResultCache": "composo._cache",
     "SyncBatch": _BATCH,
     "aevaluate_frame": _FRAMES,
     "agent_tracer": _TRACING,

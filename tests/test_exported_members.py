@@ -52,6 +52,7 @@ EXPECTED_ALL = [
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimiter",
+    "ResultCache",
     "SyncBatch",
     "__version__",
     "aevaluate_frame",
@@ -79,6 +80,7 @@ NOT_IMPORTED = (
     "numpy",
     "tqdm",
     "IPython",
+    "sqlite3",
 )
 
 _IMPORT_PROBE = """
