@@ -203,6 +203,15 @@ def _limit(name: str, value: object) -> int | None:
     return value
 
 
+class CacheDamagedError(ComposoError):
+    """A composo cache that cannot be used as it is: damaged, or of another format. Only
+    these may be deleted by `composo cache clear`; `reason` says what is wrong."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def _not_a_cache(path: Path, why: str) -> ComposoError:
     return ComposoError(
         f"{path} is not a composo result cache ({why}); it was left untouched. Pass another "
@@ -211,9 +220,10 @@ def _not_a_cache(path: Path, why: str) -> ComposoError:
 
 
 def _damaged(path: Path, why: str) -> ComposoError:
-    return ComposoError(
+    return CacheDamagedError(
         f"the composo result cache {path} is damaged ({why}); run `composo cache clear --path "
-        f"{path}` to start it afresh (only cached results are lost), or pass another cache path"
+        f"{path}` to start it afresh (only cached results are lost), or pass another cache path",
+        reason=f"damaged: {why}",
     )
 
 
@@ -286,10 +296,11 @@ def _adopt(conn: sqlite3.Connection, path: Path) -> None:
     row = conn.execute(f"SELECT value FROM {MARKER_TABLE} WHERE name = 'format'").fetchone()
     if row is None or row[0] != str(CACHE_FORMAT):
         found = "no format" if row is None else f"format {row[0]}"
-        raise ComposoError(
+        raise CacheDamagedError(
             f"the result cache {path} has {found}, and this version of composo reads format "
             f"{CACHE_FORMAT}; pass another cache path, or run `composo cache clear --path "
-            f"{path}` to empty it"
+            f"{path}` to empty it",
+            reason=f"{found}, not {CACHE_FORMAT}",
         )
 
 
@@ -721,6 +732,7 @@ def remove_damaged(path: str | os.PathLike[str] | None) -> Path | None:
 __all__ = [
     "CACHE_FILE",
     "CACHE_FORMAT",
+    "CacheDamagedError",
     "CacheEntry",
     "CacheStats",
     "Hit",
