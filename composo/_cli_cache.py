@@ -13,13 +13,12 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 
-from composo._cache import (
+from composo._cache import ResultCache, open_existing
+from composo._cache_file import (
     CACHE_FILE,
     CacheDamagedError,
-    ResultCache,
     cache_file,
     default_cache_dir,
-    open_existing,
     remove_damaged,
 )
 from composo._constants import (

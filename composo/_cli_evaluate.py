@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from composo._batch import BatchProgress, BatchResult, BatchSpec, batch_spec, summary_rows
-from composo._cache import cache_file
+from composo._cache_file import cache_file
 from composo._constants import API_KEY_ENV
 from composo._exceptions import ComposoError, MalformedError
 

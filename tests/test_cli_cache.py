@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from composo import MockServer, ResultCache
-from composo._cache import CACHE_FILE
+from composo._cache_file import CACHE_FILE
 from composo._cli import main
 
 pytestmark = pytest.mark.e2e

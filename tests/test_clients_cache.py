@@ -15,7 +15,7 @@ import pytest
 import respx
 
 from composo import ClientClosedError, ComposoError, RateLimiter, ResultCache
-from composo._cache import CACHE_FILE
+from composo._cache_file import CACHE_FILE
 from tests import _client_util
 from tests._client_util import (
     CRITERION,
