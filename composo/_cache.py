@@ -305,8 +305,8 @@ class ResultCache:
             self._failed("write", exc)
             return
         with self._lock:
+            due = self._writes % CACHE_PRUNE_EVERY == 0  # the first write, then every Nth
             self._writes += 1
-            due = self._writes % CACHE_PRUNE_EVERY == 1
         if due:
             try:
                 with self._connection() as conn:
@@ -317,7 +317,7 @@ class ResultCache:
     # Internals.
 
     def _open(self) -> None:
-        """Check or create the file (see `_check_file` and `_adopt`)."""
+        """Check or create the file (`check_file`, then `adopt`: see `_cache_file.py`)."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
