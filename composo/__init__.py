@@ -22,6 +22,7 @@ if _typing.TYPE_CHECKING:
     from composo import criteria
     from composo._async_client import AsyncComposo
     from composo._batch import AsyncBatch, BatchProgress, BatchResult, SyncBatch
+    from composo._cache import ResultCache
     from composo._exceptions import (
         APIConnectionError,
         APIError,
@@ -110,6 +111,7 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RateLimitsResponse",
+    "ResultCache",
     "SyncBatch",
     "TraceListResponse",
     "TraceResponse",
@@ -178,6 +180,7 @@ _LAZY = {
     "RateLimitError": _EXCEPTIONS,
     "RateLimiter": "composo._ratelimit",
     "RateLimitsResponse": _MODELS,
+    "ResultCache": "composo._cache",
     "SyncBatch": _BATCH,
     "TraceListResponse": _MODELS,
     "TraceResponse": _MODELS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from functools import cached_property
@@ -14,6 +15,7 @@ import httpx
 from composo._attempts import Done, Fail, Sleep
 from composo._base import BaseClient
 from composo._batch import AsyncBatch, BatchProgress, BatchSpec, batch_spec
+from composo._cache import ResultCache
 from composo._constants import (
     DEFAULT_MAX_CONCURRENT_REQUESTS,
     DEFAULT_NUM_RETRIES,
@@ -51,9 +53,14 @@ class AsyncComposo(BaseClient):
             pace themselves to one quota; by default the client has its own.
         requests_per_second: The account's quota, when you know it: the client's limiter
             paces requests at this rate from the start instead of finding it from 429s.
+        cache: A result cache for successful evaluations: True for the default one (see
+            `ResultCache`), a path for one there, or a `ResultCache` to share between
+            clients. A cached result is returned without a request (`from_cache` is True).
+            A cache the client opened is closed with it; a `ResultCache` given is yours.
 
     Attributes:
         rate_limiter: The client's `RateLimiter` (its current pace is `rate_limiter.rate`).
+        cache: The client's `ResultCache`, or None.
     """
 
     def __init__(
@@ -68,6 +75,7 @@ class AsyncComposo(BaseClient):
         http_client: httpx.AsyncClient | None = None,
         rate_limiter: RateLimiter | None = None,
         requests_per_second: float | None = None,
+        cache: ResultCache | bool | str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -78,6 +86,7 @@ class AsyncComposo(BaseClient):
             max_concurrent_requests=max_concurrent_requests,
             rate_limiter=rate_limiter,
             requests_per_second=requests_per_second,
+            cache=cache,
         )
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise bad_input(
@@ -122,6 +131,7 @@ class AsyncComposo(BaseClient):
             return
         self._closed = True
         await self._sender.aclose()
+        self._close_cache()
 
     async def close(self) -> None:
         """Same as `aclose()`."""
@@ -532,6 +542,12 @@ class AsyncComposo(BaseClient):
     async def _send(self, call: Call, *, queued: bool = False) -> Any:
         """Make one call: sleep and send as its `Attempts` decide (see `_attempts.py`)."""
         self._check_open()
+        # A cached result is returned before the retry loop: no request, no limiter token.
+        # Reads run on the loop (in WAL mode a read never waits for a writer); writes, which
+        # may wait for another process's lock, run in a thread.
+        entry = self._cache_entry(call)
+        if entry is not None and (hit := entry.get()) is not None:
+            return hit.value
         slots = self._slots_here()
         url = self._url(call.path)
         attempts = self._core.begin(call, time.monotonic(), queued=queued)
@@ -562,6 +578,8 @@ class AsyncComposo(BaseClient):
             else:
                 outcome = attempts.received(response, time.monotonic())
             if isinstance(outcome, Done):
+                if entry is not None:
+                    await asyncio.to_thread(entry.put, response.content)
                 return outcome.value
             if isinstance(outcome, Fail):
                 raise outcome.error

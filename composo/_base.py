@@ -10,6 +10,7 @@ import os
 import urllib.parse
 
 from composo._attempts import RetryCore
+from composo._cache import CacheEntry, ResultCache, cache_entry, resolve_cache
 from composo._constants import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -18,6 +19,7 @@ from composo._constants import (
 )
 from composo._exceptions import ClientClosedError, ComposoError, bad_input
 from composo._ratelimit import RateLimiter
+from composo._requests import Call
 from composo._retry import RetryBudget, RetryPolicy
 from composo._transport import RequestHeaders
 from composo._validation import check_model_core
@@ -181,6 +183,7 @@ class BaseClient:
         max_concurrent_requests: int,
         rate_limiter: RateLimiter | None,
         requests_per_second: float | None,
+        cache: ResultCache | bool | str | os.PathLike[str] | None = None,
     ) -> None:
         self._headers = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)
@@ -192,6 +195,8 @@ class BaseClient:
         self._core = RetryCore(
             num_retries=self.num_retries, timeout=self.timeout, limiter=self.rate_limiter
         )
+        # Opened last: every other setting is checked before a file is created.
+        self.cache, self._owns_cache = resolve_cache(cache)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -211,6 +216,15 @@ class BaseClient:
             raise ClientClosedError(
                 f"this {type(self).__name__} is closed; create a new client to send requests"
             )
+
+    def _cache_entry(self, call: Call) -> CacheEntry | None:
+        """Where the call's result is cached, or None when it is not (see `_cache.py`)."""
+        return cache_entry(self.cache, self.base_url, call)
+
+    def _close_cache(self) -> None:
+        """Close the cache if the client opened it (a `ResultCache` given is the caller's)."""
+        if self._owns_cache and self.cache is not None:
+            self.cache.close()
 
     def _url(self, path: str) -> str:
         return self.base_url + path

@@ -71,8 +71,14 @@ class BatchResult:
         """The score, or None when it failed or the criterion did not apply."""
         return None if self.response is None else self.response.score
 
+    @property
+    def from_cache(self) -> bool:
+        """Whether the score was read from the client's result cache (no request was made)."""
+        return self.response is not None and self.response.from_cache
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready record: the score and explanation, or the error's type and message."""
+        """A JSON-ready record: the score, explanation and `from_cache`, or the error's type
+        and message."""
         record: dict[str, Any] = {
             "index": self.index,
             "id": self.item_id,
@@ -83,6 +89,7 @@ class BatchResult:
             record["explanation"] = self.response.explanation
             if self.response.cleaned_explanation is not None:
                 record["cleaned_explanation"] = self.response.cleaned_explanation
+            record["from_cache"] = self.response.from_cache
         if self.error is not None:
             record["error"] = {
                 "type": type(self.error).__name__,
@@ -105,6 +112,8 @@ class BatchProgress:
         rate_limit: The rate limiter's current pace in requests per second, or None while it
             is off (no 429 yet and no stated quota).
         send_rate: The client's measured rate of responses, in requests per second.
+        cached: Pairs answered from the client's result cache, without a request (counted in
+            `done` too).
     """
 
     done: int = 0
@@ -113,6 +122,7 @@ class BatchProgress:
     throttled: int = 0
     rate_limit: float | None = None
     send_rate: float = 0.0
+    cached: int = 0
 
     @property
     def elapsed(self) -> float:
@@ -329,6 +339,8 @@ class _BatchBase:
         progress.done += 1
         if result.error is not None:
             progress.failed += 1
+        elif result.from_cache:
+            progress.cached += 1
         progress.rate_limit, progress.send_rate, throttled = self._stats()
         progress.throttled = throttled - self._throttled_before
         if self._spec.on_progress is not None:

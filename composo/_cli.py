@@ -1,4 +1,5 @@
-"""The `composo` command: `composo evaluate ...`, `composo compare ...` and `composo mock ...`."""
+"""The `composo` command: `composo evaluate ...`, `composo compare ...`, `composo cache ...` and
+`composo mock ...`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ usage: composo <command> [options]
 commands:
   evaluate   score a JSONL file of conversations against criteria (composo evaluate -h)
   compare    compare two runs of composo evaluate, criterion by criterion (composo compare -h)
+  cache      stats, prune or clear the result cache (composo cache -h)
   mock       run the local Composo mock server (composo mock -h)
 """
 
@@ -38,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from composo._cli_compare import run as run_compare
 
         return run_compare(rest)
+    if command == "cache":
+        from composo._cli_cache import run as run_cache
+
+        return run_cache(rest)
     if command == "mock":
         try:
             from composo._mock._cli import run_cli

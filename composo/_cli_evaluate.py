@@ -6,6 +6,10 @@ so a crash or Ctrl-C loses nothing already scored. When the run completes, the o
 rewritten in input order, so an interrupted-and-resumed run ends with the same file as an
 uninterrupted one.
 
+Successful results are kept in the result cache (the default one, `--cache PATH`, or none with
+`--no-cache`; none by default with `--mock`), so a rerun pays only for the pairs that changed;
+the summary says how many pairs the cache answered.
+
 Nothing the user gave is ever destroyed: an output path that is one of the inputs (the same
 file, through a symlink, a hard link or another relative path) is refused before anything is
 opened for writing, and every setting is checked before the output is touched.
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from composo._batch import BatchProgress, BatchResult, BatchSpec, batch_spec, summary_rows
+from composo._cache_file import cache_file
 from composo._constants import API_KEY_ENV
 from composo._exceptions import ComposoError, MalformedError
 
@@ -121,6 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PAIR_TIMEOUT,
         help="seconds per pair, every attempt included (120)",
     )
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="PATH",
+        help="keep successful results in a cache and answer repeated pairs from it without a "
+        "request: the default cache (see composo cache -h), or the one at PATH. On by "
+        "default, except with --mock",
+    )
+    cache.add_argument(
+        "--no-cache", action="store_true", help="neither read nor fill the result cache"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     return parser
 
@@ -200,6 +219,17 @@ def _api_key(args: argparse.Namespace) -> str | None:
     return os.environ.get(API_KEY_ENV)
 
 
+def _cache_setting(args: argparse.Namespace) -> bool | str:
+    """`cache=` for the client: the path given, else the default cache, except with --no-cache
+    or --mock (the in-process mock listens on a new port each run, and results are cached per
+    server, so its entries could never be read again)."""
+    if args.no_cache:
+        return False
+    if args.cache is not None:
+        return args.cache  # type: ignore[no-any-return]
+    return not args.mock
+
+
 def _same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file: the same path once resolved (symlinks, `..`, relative
     paths), or two names of one inode (hard links)."""
@@ -226,11 +256,18 @@ def _output_path(args: argparse.Namespace) -> Path:
     if args.api_key_file is not None:
         inputs.append(("--api-key-file", args.api_key_file))
     for what, path in inputs:
+        if isinstance(args.cache, str) and _same_file(cache_file(args.cache), path):
+            raise UsageError(
+                f"--cache {args.cache} is {what}; a cache there would destroy it: choose "
+                "another --cache"
+            )
         if _same_file(output, path):
             raise UsageError(
                 f"--output {output} is {what}; writing results there would destroy it: choose "
                 "another --output"
             )
+    if isinstance(args.cache, str) and _same_file(cache_file(args.cache), output):
+        raise UsageError(f"--cache {args.cache} is the --output file; choose another --cache")
     if output.is_dir():
         raise UsageError(f"--output {output} is a directory; name a file")
     parent = output.parent
@@ -423,6 +460,8 @@ class _Progress:
         left = max(self.total - progress.done, 0)
         eta = f"{left / rate:.0f} s left" if rate > 0 and left else "-"
         text = f"{progress.done}/{self.total} done, {progress.failed} failed, {rate:.1f}/s, {eta}"
+        if progress.cached:
+            text = f"{text}, {progress.cached} from the cache"
         limits = _rate_text(progress)
         if limits:
             text = f"{text} ({limits})"
@@ -552,6 +591,7 @@ def _run(argv: Sequence[str], stack: contextlib.ExitStack) -> int:
             max_concurrent_requests=args.concurrency,
             timeout=args.timeout,
             requests_per_second=args.requests_per_second,
+            cache=_cache_setting(args),
         )
         spec = batch_spec(
             criteria,
@@ -591,6 +631,12 @@ def _run(argv: Sequence[str], stack: contextlib.ExitStack) -> int:
     print(format_summary(rows, spec.criteria))
     failures = sum(1 for _, _, failed in rows if failed)
     print(f"\n{len(rows)} results in {output}; {failures} failed", file=sys.stderr)
+    if client.cache is not None:
+        print(
+            f"composo: {final.cached} of {final.done} pairs answered from the result cache "
+            f"{client.cache.path}, without a request",
+            file=sys.stderr,
+        )
     limits = _rate_text(final)
     if limits:
         print(

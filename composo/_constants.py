@@ -89,3 +89,25 @@ RETRY_BUDGET_SUCCESS_REFUND: Final = 1
 # it (the whole-second rounding of any sub-second wait) only the refused request waits and the
 # rate limiter slows down. See `_retry.pauses_client`.
 PAUSE_MIN_RETRY_AFTER: Final = 1.0
+
+# The API description this client speaks: openapi.yaml's info.version, checked against the file
+# by tests/test_cache.py (bump both together). It is part of every result-cache key, so results
+# cached under one version of the API are never served under another.
+SPEC_VERSION: Final = "2.2.0"
+
+# The result cache's directory when no path is given; else the platform's user cache directory.
+CACHE_DIR_ENV: Final = "COMPOSO_CACHE_DIR"
+
+# Result-cache limits, whichever is reached first. A result is a few hundred bytes, so a
+# million of them fit the gigabyte; a month is how long a judgement is trusted before it is
+# made again (the service's models move on; a CI gate re-runs for free within it).
+CACHE_MAX_ENTRIES: Final = 1_000_000
+CACHE_MAX_BYTES: Final = 1 << 30
+CACHE_MAX_AGE: Final = 30 * 24 * 3600.0
+
+# Seconds a cache read or write waits for another process's lock before giving up (the call
+# then goes to the network): far above a write's milliseconds, far below an evaluation.
+CACHE_BUSY_TIMEOUT: Final = 5.0
+
+# Writes between two prunes: a prune counts the whole table, so it is not done on every write.
+CACHE_PRUNE_EVERY: Final = 1000

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from composo._async_client import AsyncComposo
+    from composo._cache import ResultCache
     from composo._sync_client import Composo
 
 # The kinds of table given back as they came in.
@@ -67,23 +68,34 @@ def _plan(
     )
 
 
-def _own_sync_client() -> Composo:
+def _own_sync_client(cache: ResultCache | bool | str | os.PathLike[str] | None) -> Composo:
     """The client a sync helper makes when given none: configured from the environment
-    (`COMPOSO_API_KEY`, `COMPOSO_BASE_URL`) and closed when the helper returns. A result cache
-    or any other client option reaches the helpers through `client=`; a helper-level option
-    such as `cache=` would be handed on here."""
+    (`COMPOSO_API_KEY`, `COMPOSO_BASE_URL`), with the helper's `cache=`, and closed when the
+    helper returns. Any other client option reaches the helpers through `client=`."""
     from composo._sync_client import Composo
 
-    return Composo()
+    return Composo(cache=cache)
 
 
-def _own_async_client(concurrency: int | None) -> AsyncComposo:
+def _own_async_client(
+    concurrency: int | None, cache: ResultCache | bool | str | os.PathLike[str] | None
+) -> AsyncComposo:
     """As `_own_sync_client`, for the async helpers; its request limit is the concurrency
     asked for, so `concurrency=50` really has 50 requests in flight."""
     from composo._async_client import AsyncComposo
     from composo._constants import DEFAULT_MAX_CONCURRENT_REQUESTS
 
-    return AsyncComposo(max_concurrent_requests=concurrency or DEFAULT_MAX_CONCURRENT_REQUESTS)
+    return AsyncComposo(
+        max_concurrent_requests=concurrency or DEFAULT_MAX_CONCURRENT_REQUESTS,
+        cache=cache,
+    )
+
+
+def _check_cache_or_client(cache: object, client: object) -> None:
+    if cache is not None and client is not None:
+        raise bad_input(
+            "pass cache= or client=, not both: the cache belongs to the client (Composo(cache=...))"
+        )
 
 
 class _Progress:
@@ -97,7 +109,12 @@ class _Progress:
 
     def _with_skipped(self, progress: BatchProgress) -> BatchProgress:
         skipped = self.plan.skipped
-        return BatchProgress(progress.done + skipped, progress.failed + skipped, progress.started)
+        return BatchProgress(
+            progress.done + skipped,
+            progress.failed + skipped,
+            progress.started,
+            cached=progress.cached,
+        )
 
     def __call__(self, progress: BatchProgress) -> None:
         if self.display is not None:
@@ -152,6 +169,7 @@ def evaluate_frame(
     explanation_cleaning: str | None = None,
     data_retention: str | None = None,
     model_core: str | None = None,
+    cache: ResultCache | bool | str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame: ...
 
 
@@ -175,6 +193,7 @@ def evaluate_frame(
     explanation_cleaning: str | None = None,
     data_retention: str | None = None,
     model_core: str | None = None,
+    cache: ResultCache | bool | str | os.PathLike[str] | None = None,
 ) -> FrameT: ...
 
 
@@ -197,6 +216,7 @@ def evaluate_frame(
     explanation_cleaning: str | None = None,
     data_retention: str | None = None,
     model_core: str | None = None,
+    cache: ResultCache | bool | str | os.PathLike[str] | None = None,
 ) -> Any:
     """Score every row of a table against each criterion; the results come back as columns.
 
@@ -234,6 +254,9 @@ def evaluate_frame(
         explanation_cleaning: As in `Composo.evaluate`; adds `cleaned_explanation` columns.
         data_retention: As in `Composo.evaluate`, for every row.
         model_core: As in `Composo.evaluate`, for every row.
+        cache: Without `client`, the result cache of the client made here: True for the
+            default cache, a path, or a `ResultCache` (see `Composo`). Rows already scored
+            against the same criterion are then answered without a request.
 
     Returns:
         A new table of the input's kind (the input is not changed), with the same rows in the
@@ -265,8 +288,9 @@ def evaluate_frame(
         "data_retention": data_retention,
         "model_core": model_core,
     }
+    _check_cache_or_client(cache, client)
     if client is None:
-        with _own_sync_client() as own:
+        with _own_sync_client(cache) as own:
             return _run_sync(plan, own, concurrency, progress, options)
     from composo._sync_client import Composo
 
@@ -319,6 +343,7 @@ async def aevaluate_frame(
     explanation_cleaning: str | None = None,
     data_retention: str | None = None,
     model_core: str | None = None,
+    cache: ResultCache | bool | str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame: ...
 
 
@@ -342,6 +367,7 @@ async def aevaluate_frame(
     explanation_cleaning: str | None = None,
     data_retention: str | None = None,
     model_core: str | None = None,
+    cache: ResultCache | bool | str | os.PathLike[str] | None = None,
 ) -> FrameT: ...
 
 
@@ -364,6 +390,7 @@ async def aevaluate_frame(
     explanation_cleaning: str | None = None,
     data_retention: str | None = None,
     model_core: str | None = None,
+    cache: ResultCache | bool | str | os.PathLike[str] | None = None,
 ) -> Any:
     """`evaluate_frame` for async code and notebooks: `await aevaluate_frame(df, criteria)`.
 
@@ -390,8 +417,9 @@ async def aevaluate_frame(
         "data_retention": data_retention,
         "model_core": model_core,
     }
+    _check_cache_or_client(cache, client)
     if client is None:
-        async with _own_async_client(concurrency) as own:
+        async with _own_async_client(concurrency, cache) as own:
             return await _run_async(plan, own, concurrency, progress, options)
     from composo._async_client import AsyncComposo
 

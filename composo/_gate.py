@@ -5,7 +5,7 @@
 The evaluations go through the client passed as `client=` (one `evaluate_batch` call), so
 whatever that client does applies to the gate: its retries, its concurrency limit, and a
 result cache if it has one, which makes an unchanged suite re-run for free. Without a client,
-a `Composo()` is made from COMPOSO_API_KEY and COMPOSO_BASE_URL. The pytest fixture
+a `Composo(cache=cache)` is made from COMPOSO_API_KEY and COMPOSO_BASE_URL. The pytest fixture
 `composo_gate` (composo/_pytest_plugin.py) wraps `gate` for tests.
 """
 
@@ -29,6 +29,7 @@ from composo._gate_report import (
 )
 
 if TYPE_CHECKING:
+    from composo._cache import ResultCache
     from composo._sync_client import Composo
 
 # The tag that tells the repeats of one item apart. The first evaluation carries none, so it
@@ -187,6 +188,7 @@ def run_gate(
     concurrency: int | None = None,
     model_core: str | None = None,
     backend: str | None = None,
+    cache: ResultCache | bool | str | os.PathLike[str] | None = None,
 ) -> GateReport:
     """`gate` without the raise: the report, passed or not. `backend` names where the scores
     came from in the report (default: the client's base URL)."""
@@ -201,9 +203,13 @@ def run_gate(
             f"client must be a composo.Composo, got {type(client).__name__} (a gate runs "
             "synchronously; an AsyncComposo cannot be used here)"
         )
+    if client is not None and cache is not None:
+        raise bad_input(
+            "pass cache= or client=, not both: the cache belongs to the client (Composo(cache=...))"
+        )
     with contextlib.ExitStack() as stack:
         if client is None:
-            client = stack.enter_context(Composo())
+            client = stack.enter_context(Composo(cache=cache))
         return evaluate_gate(
             client,
             items,
@@ -226,6 +232,7 @@ def gate(
     worst: int = DEFAULT_WORST,
     concurrency: int | None = None,
     model_core: str | None = None,
+    cache: ResultCache | bool | str | os.PathLike[str] | None = None,
 ) -> GateReport:
     """Evaluate a dataset against criteria and fail unless each meets its thresholds.
 
@@ -250,6 +257,9 @@ def gate(
         worst: How many of the lowest-scoring items a report keeps per criterion.
         concurrency: Evaluations in flight; default: the client's limit.
         model_core: The evaluation model core, overriding the client's.
+        cache: Without `client`, the result cache of the client made here (True for the
+            default cache, a path, or a `ResultCache`): an unchanged suite then re-runs
+            without a request. Each repeat is its own entry (it carries its own tag).
 
     Returns:
         The `GateReport`, when the gate passed.
@@ -271,6 +281,7 @@ def gate(
         worst=worst,
         concurrency=concurrency,
         model_core=model_core,
+        cache=cache,
     )
     if not report.passed:
         raise GateFailure(report)

@@ -46,13 +46,14 @@ class Display(Protocol):
 
 
 def progress_text(progress: BatchProgress, total: int, now: float) -> str:
-    """`done/total done, failed, rate, time left`: the words every text display shows, `now`
-    being a `time.monotonic()` reading."""
+    """`done/total done, failed, rate, time left` (and how many came from the result cache, if
+    any): the words every text display shows, `now` being a `time.monotonic()` reading."""
     elapsed = now - progress.started
     rate = progress.done / elapsed if elapsed > 0 else 0.0
     left = max(total - progress.done, 0)
     eta = f"{left / rate:.0f} s left" if rate > 0 and left else "-"
-    return f"{progress.done}/{total} done, {progress.failed} failed, {rate:.1f}/s, {eta}"
+    text = f"{progress.done}/{total} done, {progress.failed} failed, {rate:.1f}/s, {eta}"
+    return f"{text}, {progress.cached} from the cache" if progress.cached else text
 
 
 def progress_bar(progress: BatchProgress, total: int, now: float) -> str:

@@ -16,9 +16,14 @@ Where the scores come from (`--composo-gate`, or the `composo_gate` ini option):
   gates; the backend is named in every report and in pytest's terminal summary. A job that
   must gate on real scores passes `--composo-gate=live`, so a missing secret fails it.
 
+The live default client caches its results when asked (`--composo-gate-cache`, or the
+`composo_gate_cache` ini option: `default` for the default cache, or a path; off unless set),
+so an unchanged suite re-runs without a request when CI keeps the cache directory between
+runs. The mock backend never caches: it is free, and on a new port each session.
+
 A `client=` passed to a call wins over all of this; to change the default client for a
-whole suite (a result cache, a model core, more retries), override the session fixture
-`composo_gate_client` in your conftest.py.
+whole suite (a model core, more retries), override the session fixture `composo_gate_client`
+in your conftest.py.
 """
 
 from __future__ import annotations
@@ -65,6 +70,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "composo_gate", "default backend of composo_gate: auto, live or mock", default="auto"
     )
+    group.addoption(
+        "--composo-gate-cache",
+        default=None,
+        dest="composo_gate_cache",
+        metavar="PATH",
+        help="result cache of composo_gate's live default client: 'default' (the default "
+        "cache), a path, or 'off' (the default)",
+    )
+    parser.addini(
+        "composo_gate_cache",
+        "result cache of composo_gate's live default client: off, default, or a path",
+        default="off",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,6 +103,23 @@ def choose_backend(mode: str, environ: Mapping[str, str]) -> str:
     return "live" if configured else "mock"
 
 
+def cache_setting(value: str) -> bool | str:
+    """`cache=` for the live default client from the option's text: False for off (also
+    "", "no", "false", "0"), True for the default cache ("default", "on", "yes", "true",
+    "1"), else the path."""
+    text = value.strip()
+    if text.lower() in {"", "off", "no", "false", "0", "none"}:
+        return False
+    if text.lower() in {"default", "on", "yes", "true", "1"}:
+        return True
+    return text
+
+
+def _cache_option(config: pytest.Config) -> str:
+    option = config.getoption("composo_gate_cache")
+    return str(option if option is not None else config.getini("composo_gate_cache"))
+
+
 def _mode(config: pytest.Config) -> str:
     option = config.getoption("composo_gate")
     return str(option if option is not None else config.getini("composo_gate")).strip()
@@ -99,15 +134,23 @@ def composo_gate_client(request: pytest.FixtureRequest) -> Iterator[Composo]:
     from composo._sync_client import Composo
 
     backend = choose_backend(_mode(request.config), os.environ)
+    cache = None
     if backend == "mock":
         server = request.getfixturevalue("composo_mock_session")
         client = Composo(api_key=_MOCK_KEY, base_url=server.base_url)
         label = f"the local mock at {server.base_url} (synthetic scores, not a real evaluation)"
     else:
+        from composo._cache import ResultCache
         from composo._exceptions import ComposoError
 
+        setting = cache_setting(_cache_option(request.config))
+        if setting is not False:
+            try:
+                cache = ResultCache(None if setting is True else setting)
+            except ComposoError as exc:
+                pytest.fail(f"composo_gate_cache: {exc}", pytrace=False)
         try:
-            client = Composo()
+            client = Composo(cache=cache)
         except ComposoError as exc:
             why = (
                 "the composo_gate backend is live"
@@ -121,9 +164,13 @@ def composo_gate_client(request: pytest.FixtureRequest) -> Iterator[Composo]:
                 pytrace=False,
             )
         label = f"the Composo service at {client.base_url}"
+        if client.cache is not None:
+            label += f" (results cached in {client.cache.path})"
     request.config.stash[_DEFAULT_BACKEND] = label
     with client:
         yield client
+    if cache is not None:
+        cache.close()
 
 
 class Gate:
@@ -226,6 +273,7 @@ def pytest_terminal_summary(
 
 __all__ = [
     "Gate",
+    "cache_setting",
     "choose_backend",
     "composo_gate",
     "composo_gate_client",

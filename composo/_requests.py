@@ -21,7 +21,7 @@ import attrs
 
 from composo import _responses
 from composo._exceptions import APIError, bad_input, error_from_response
-from composo._models import EvaluationResponse
+from composo._models import EvaluationResponse, TraceEvaluationResponse
 from composo._results import responses_input_to_messages, result_to_message
 from composo._validation import (
     build_messages,
@@ -48,7 +48,6 @@ from composo_api.models import (
     LLMToolCall,
     LLMToolResponse,
     MultiAgentTrace,
-    MultiAgentTraceResponse,
     RewardRequest,
     ScoreResponse,
     Tags,
@@ -86,6 +85,10 @@ class Call:
         retry_sent: Whether a failure after the request may have reached the server (a 5xx,
             a dropped connection, a timeout) is retried. False for operations that must not
             run twice; they retry only what provably did not run (429s, refused connections).
+        cacheable: Whether a result cache may answer this call (see `_cache.py`): True only
+            for blocking evaluations by criterion, whose answer depends on nothing but the
+            request. Background calls, saved evaluators (edited on the server, out of the
+            request's sight) and every other operation are always sent.
     """
 
     method: str
@@ -93,10 +96,16 @@ class Call:
     content: bytes
     parse: Callable[[Any], Any]
     retry_sent: bool = True
+    cacheable: bool = False
 
     @classmethod
     def from_kwargs(
-        cls, kwargs: dict[str, Any], parse: Callable[[Any], Any], *, retry_sent: bool = True
+        cls,
+        kwargs: dict[str, Any],
+        parse: Callable[[Any], Any],
+        *,
+        retry_sent: bool = True,
+        cacheable: bool = False,
     ) -> Call:
         """A call from a generated operation's `_get_kwargs(...)`.
 
@@ -108,7 +117,7 @@ class Call:
         params = kwargs.get("params")
         if params:
             url = f"{url}?{urllib.parse.urlencode(params, doseq=True)}"
-        return cls(kwargs["method"].upper(), url, content, parse, retry_sent)
+        return cls(kwargs["method"].upper(), url, content, parse, retry_sent, cacheable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +438,8 @@ def plan_reward(
             evaluation_criteria=UNSET if by_name else value,
             evaluator_name=value if by_name else UNSET,
         )
-        calls.append(Call.from_kwargs(operation._get_kwargs(body=body), parse))
+        kwargs = operation._get_kwargs(body=body)
+        calls.append(Call.from_kwargs(kwargs, parse, cacheable=block and not by_name))
     return Plan(calls, single, order)
 
 
@@ -562,10 +572,10 @@ def _preview(value: object) -> str:
     return text if len(text) <= _PREVIEW else text[:_PREVIEW] + "..."
 
 
-def _parse_trace_response(data: Any) -> MultiAgentTraceResponse:
+def _parse_trace_response(data: Any) -> TraceEvaluationResponse:
     """The trace response, with each instance's result an `EvaluationResponse` (as from
     `evaluate`: None rather than UNSET for absent fields, float scores)."""
-    response = MultiAgentTraceResponse.from_dict(_responses.check(data, _responses.TRACE_RESULT))
+    response = TraceEvaluationResponse.from_dict(_responses.check(data, _responses.TRACE_RESULT))
     for agent in response.results_by_agent_name.additional_properties.values():
         results = agent.results_by_agent_instance_id.additional_properties
         for instance_id, result in results.items():
@@ -618,5 +628,6 @@ def plan_evaluate_trace(
             evaluation_criteria=UNSET if by_name else value,
             evaluator_name=value if by_name else UNSET,
         )
-        calls.append(Call.from_kwargs(operation._get_kwargs(body=body), parse))
+        kwargs = operation._get_kwargs(body=body)
+        calls.append(Call.from_kwargs(kwargs, parse, cacheable=block and not by_name))
     return Plan(calls, single, order)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -15,6 +16,7 @@ import httpx
 from composo._attempts import Done, Fail, Sleep
 from composo._base import BaseClient
 from composo._batch import BatchProgress, SyncBatch, batch_spec
+from composo._cache import ResultCache
 from composo._constants import (
     DEFAULT_MAX_CONCURRENT_REQUESTS,
     DEFAULT_NUM_RETRIES,
@@ -57,9 +59,14 @@ class Composo(BaseClient):
             pace themselves to one quota; by default the client has its own.
         requests_per_second: The account's quota, when you know it: the client's limiter
             paces requests at this rate from the start instead of finding it from 429s.
+        cache: A result cache for successful evaluations: True for the default one (see
+            `ResultCache`), a path for one there, or a `ResultCache` to share between
+            clients. A cached result is returned without a request (`from_cache` is True).
+            A cache the client opened is closed with it; a `ResultCache` given is yours.
 
     Attributes:
         rate_limiter: The client's `RateLimiter` (its current pace is `rate_limiter.rate`).
+        cache: The client's `ResultCache`, or None.
     """
 
     def __init__(
@@ -74,6 +81,7 @@ class Composo(BaseClient):
         max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
         rate_limiter: RateLimiter | None = None,
         requests_per_second: float | None = None,
+        cache: ResultCache | bool | str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -84,6 +92,7 @@ class Composo(BaseClient):
             max_concurrent_requests=max_concurrent_requests,
             rate_limiter=rate_limiter,
             requests_per_second=requests_per_second,
+            cache=cache,
         )
         if http_client is not None and not isinstance(http_client, httpx.Client):
             raise bad_input(
@@ -121,6 +130,7 @@ class Composo(BaseClient):
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         self._sender.close()
+        self._close_cache()
 
     @overload
     def evaluate(
@@ -553,6 +563,10 @@ class Composo(BaseClient):
             Cancelled: `cancel` was set (a sibling failed, or the batch stopped).
         """
         self._check_open()
+        # A cached result is returned before the retry loop: no request, no limiter token.
+        entry = self._cache_entry(call)
+        if entry is not None and (hit := entry.get()) is not None:
+            return hit.value
         if cancel is None:
             cancel = threading.Event()
         url = self._url(call.path)
@@ -585,6 +599,8 @@ class Composo(BaseClient):
                 finally:
                     self._slots.release()
             if isinstance(outcome, Done):
+                if entry is not None:
+                    entry.put(response.content)
                 return outcome.value
             if isinstance(outcome, Fail):
                 raise outcome.error

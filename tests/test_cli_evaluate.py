@@ -106,19 +106,16 @@ def test_resume_after_a_crash_gives_the_same_file_as_an_uninterrupted_run(
 ) -> None:
     source = write_input(tmp_path / "in.jsonl", 30)
     reference = tmp_path / "reference.jsonl"
-    assert (
-        main(["evaluate", str(source), *criteria_args(), "--output", str(reference), "--quiet"])
-        == 0
-    )
+    # Without the cache: the second run would be answered from it (and say so in each record).
+    plain = [*criteria_args(), "--quiet", "--no-cache"]
+    assert main(["evaluate", str(source), *plain, "--output", str(reference)]) == 0
     # A crash: some pairs written, the last line cut short, plus an error record to redo.
     partial = tmp_path / "partial.jsonl"
     lines = reference.read_text().splitlines(keepends=True)
     error = {"line": 9, "id": "item-8", "criterion": CRITERIA[0], "error": {"message": "503"}}
     partial.write_text("".join(lines[5:25:2]) + json.dumps(error) + "\n" + lines[40][:30])
     before = env.counters.count("POST", "/api/v1/evals/reward")
-    code = main(
-        ["evaluate", str(source), *criteria_args(), "--output", str(partial), "--resume", "--quiet"]
-    )
+    code = main(["evaluate", str(source), *plain, "--output", str(partial), "--resume"])
     assert code == 0
     assert partial.read_text() == reference.read_text()
     assert env.counters.count("POST", "/api/v1/evals/reward") - before == 60 - 10

@@ -61,6 +61,7 @@ EXPECTED_ALL = [
     "RateLimitError",
     "RateLimiter",
     "RateLimitsResponse",
+    "ResultCache",
     "SyncBatch",
     "TraceListResponse",
     "TraceResponse",
@@ -91,6 +92,7 @@ NOT_IMPORTED = (
     "numpy",
     "tqdm",
     "IPython",
+    "sqlite3",
 )
 
 _IMPORT_PROBE = """

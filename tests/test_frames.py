@@ -441,3 +441,25 @@ def test_an_empty_table_gives_an_empty_result_with_the_result_columns(
     )
     assert len(out) == 0
     assert composo_mock.counters.by_status == {}
+
+
+def test_a_cache_given_to_the_helpers_answers_a_rerun_without_requests(
+    composo_mock: MockServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COMPOSO_API_KEY", "env-key")
+    monkeypatch.setenv("COMPOSO_BASE_URL", composo_mock.base_url)
+    composo_mock.reset_counters()
+    first = composo.evaluate_frame(messages_frame(6), TWO, progress=False, cache=tmp_path)
+    assert composo_mock.counters.total == 12
+
+    async def rerun() -> Any:
+        return await composo.aevaluate_frame(messages_frame(6), TWO, progress=False, cache=tmp_path)
+
+    again = asyncio.run(rerun())
+    assert composo_mock.counters.total == 12
+    assert again.equals(first)
+
+
+def test_the_helpers_take_a_cache_or_a_client_not_both(client: Composo, tmp_path: Path) -> None:
+    with pytest.raises(MalformedError, match="pass cache= or client=, not both"):
+        composo.evaluate_frame(messages_frame(1), CRITERION, client=client, cache=tmp_path)

@@ -235,3 +235,25 @@ def test_the_gate_fails_on_a_seeded_regression(
 
     failed = [c.criterion for c in caught.value.report.failed]
     assert CORRECT in failed
+
+
+def test_with_a_cache_an_unchanged_suite_reruns_without_a_request_and_repeats_stay_apart(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("COMPOSO_API_KEY", "k")
+    monkeypatch.setenv("COMPOSO_BASE_URL", server.base_url)
+    server.reset()
+    thresholds = {CORRECT: {"mean": 0.0}, POLITE: {"pass_rate": 0.0}}
+    first = composo.gate(suite(4), thresholds, repeat=3, cache=tmp_path)
+    assert server.counters.total == 4 * 2 * 3
+    # One entry per repeat: the repeat tag makes each its own request.
+    with composo.ResultCache(tmp_path) as cache:
+        assert cache.stats().entries == 4 * 2 * 3
+    again = composo.gate(suite(4), thresholds, repeat=3, cache=tmp_path)
+    assert server.counters.total == 4 * 2 * 3
+    assert [c.mean for c in again.criteria] == [c.mean for c in first.criteria]
+
+
+def test_a_gate_takes_a_cache_or_a_client_not_both(client: Composo, tmp_path: Path) -> None:
+    with pytest.raises(MalformedError, match="pass cache= or client=, not both"):
+        composo.gate(suite(1), {CORRECT: {"mean": 0.0}}, client=client, cache=tmp_path)

@@ -22,6 +22,7 @@ from composo._progress import (
     in_notebook,
     progress_bar,
     progress_display,
+    progress_text,
 )
 
 
@@ -56,6 +57,13 @@ def test_the_bar_matches_the_command_line_one(clock: FakeClock) -> None:
     assert progress_bar(counts(0, started=1000.0), 0, clock()).endswith(
         "0/0 done, 0 failed, 0.0/s, -"
     )
+
+
+def test_pairs_answered_from_the_cache_are_shown_when_there_are_any(clock: FakeClock) -> None:
+    progress = counts(25, 2)
+    progress.cached = 20
+    assert progress_text(progress, 100, clock()).endswith("30 s left, 20 from the cache")
+    assert "cache" not in progress_text(counts(25, 2), 100, clock())
 
 
 def test_off_by_request_and_off_by_default_where_nobody_watches(

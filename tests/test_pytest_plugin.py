@@ -15,7 +15,7 @@ import pytest
 
 import composo
 from composo import Composo, MockServer
-from composo._pytest_plugin import choose_backend
+from composo._pytest_plugin import cache_setting, choose_backend
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.e2e
@@ -458,3 +458,80 @@ def test_an_unwritable_step_summary_is_a_warning_not_a_verdict(
 
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*composo_gate: cannot append to $GITHUB_STEP_SUMMARY*"])
+
+
+@pytest.mark.parametrize("where", ["option", "ini"])
+def test_the_live_default_client_caches_when_asked(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    server: MockServer,
+    tmp_path: Path,
+    where: str,
+) -> None:
+    server.reset()
+    monkeypatch.setenv("COMPOSO_API_KEY", "a-real-key")
+    monkeypatch.setenv("COMPOSO_BASE_URL", server.base_url)
+    cache = tmp_path / "gate-cache"
+    write_tests(
+        pytester,
+        """
+        def test_refunds(composo_gate):
+            composo_gate(suite(5), {CORRECT: {"mean": 0.0}}, repeat=2)
+        """,
+    )
+    args = [f"--composo-gate-cache={cache}"] if where == "option" else []
+    if where == "ini":
+        pytester.makeini(INI + f"composo_gate_cache = {cache}\n")
+
+    for _ in range(2):
+        result = pytester.runpytest(*args)
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines([f"scored by *(results cached in {cache}*)"])
+    # The second session re-ran the suite from the cache.
+    assert server.counters.total == 5 * 2
+
+
+def test_the_default_client_does_not_cache_unless_asked(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server: MockServer
+) -> None:
+    server.reset()
+    monkeypatch.setenv("COMPOSO_API_KEY", "a-real-key")
+    monkeypatch.setenv("COMPOSO_BASE_URL", server.base_url)
+    write_tests(
+        pytester,
+        """
+        def test_refunds(composo_gate):
+            composo_gate(suite(3), {CORRECT: {"mean": 0.0}})
+        """,
+    )
+    for _ in range(2):
+        pytester.runpytest().assert_outcomes(passed=1)
+    assert server.counters.total == 3 * 2
+
+
+def test_a_cache_option_naming_another_file_fails_the_gate_clearly(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, server: MockServer
+) -> None:
+    monkeypatch.setenv("COMPOSO_API_KEY", "a-real-key")
+    monkeypatch.setenv("COMPOSO_BASE_URL", server.base_url)
+    notes = pytester.path / "notes.txt"
+    notes.write_text("not a cache\n")
+    write_tests(
+        pytester,
+        """
+        def test_refunds(composo_gate):
+            composo_gate(suite(1), {CORRECT: {"mean": 0.0}})
+        """,
+    )
+    result = pytester.runpytest(f"--composo-gate-cache={notes}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*composo_gate_cache: *notes.txt is not a composo result cache*"])
+    assert notes.read_text() == "not a cache\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "setting"),
+    [("off", False), ("", False), ("default", True), ("TRUE", True), ("/tmp/c", "/tmp/c")],
+)
+def test_cache_setting_reads_the_option(text: str, setting: object) -> None:
+    assert cache_setting(text) == setting
