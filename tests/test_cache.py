@@ -129,7 +129,7 @@ def test_the_spec_version_and_the_cache_format_are_in_the_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     before = cache_key(BASE, reward_call())
-    monkeypatch.setattr(_cache, "SPEC_VERSION", "2.2.0")
+    monkeypatch.setattr(_cache, "SPEC_VERSION", "99.0.0")
     after_spec = cache_key(BASE, reward_call())
     monkeypatch.setattr(_cache, "CACHE_FORMAT", _cache.CACHE_FORMAT + 1)
     after_format = cache_key(BASE, reward_call())

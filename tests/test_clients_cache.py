@@ -44,9 +44,9 @@ class CountingLimiter(RateLimiter):
         self.reserved = 0
         self.recorded = 0
 
-    def reserve(self, now: float, max_wait: float | None = None) -> float | None:
+    def take(self, now: float, max_wait: float | None = None) -> tuple[int, float] | None:
         self.reserved += 1
-        return super().reserve(now, max_wait)
+        return super().take(now, max_wait)
 
     def record(self, now: float, sent_at: float, *, throttled: bool) -> None:
         self.recorded += 1
