@@ -10,6 +10,7 @@ a notebook or inside async code.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -68,13 +69,19 @@ def _plan(
     )
 
 
-def _own_sync_client(cache: ResultCache | bool | str | os.PathLike[str] | None) -> Composo:
+def _own_sync_client(
+    concurrency: int | None, cache: ResultCache | bool | str | os.PathLike[str] | None
+) -> Composo:
     """The client a sync helper makes when given none: configured from the environment
-    (`COMPOSO_API_KEY`, `COMPOSO_BASE_URL`), with the helper's `cache=`, and closed when the
-    helper returns. Any other client option reaches the helpers through `client=`."""
+    (`COMPOSO_API_KEY`, `COMPOSO_BASE_URL`), with the helper's `cache=` and a request limit of
+    the concurrency asked for, and closed when the helper returns. Any other client option
+    reaches the helpers through `client=`."""
+    from composo._constants import DEFAULT_MAX_CONCURRENT_REQUESTS
     from composo._sync_client import Composo
 
-    return Composo(cache=cache)
+    return Composo(
+        cache=cache, max_concurrent_requests=concurrency or DEFAULT_MAX_CONCURRENT_REQUESTS
+    )
 
 
 def _own_async_client(
@@ -109,11 +116,8 @@ class _Progress:
 
     def _with_skipped(self, progress: BatchProgress) -> BatchProgress:
         skipped = self.plan.skipped
-        return BatchProgress(
-            progress.done + skipped,
-            progress.failed + skipped,
-            progress.started,
-            cached=progress.cached,
+        return dataclasses.replace(
+            progress, done=progress.done + skipped, failed=progress.failed + skipped
         )
 
     def __call__(self, progress: BatchProgress) -> None:
@@ -290,7 +294,7 @@ def evaluate_frame(
     }
     _check_cache_or_client(cache, client)
     if client is None:
-        with _own_sync_client(cache) as own:
+        with _own_sync_client(concurrency, cache) as own:
             return _run_sync(plan, own, concurrency, progress, options)
     from composo._sync_client import Composo
 
