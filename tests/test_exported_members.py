@@ -79,6 +79,8 @@ NOT_IMPORTED = (
     "numpy",
     "tqdm",
     "IPython",
+    "pyspark",
+    "py4j",
 )
 
 _IMPORT_PROBE = """
