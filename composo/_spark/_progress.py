@@ -88,8 +88,9 @@ class SparkProgress:
 
     @contextmanager
     def watch(self, interval: float = 10.0, stream: IO[str] | None = None) -> Iterator[None]:
-        """Write the counts (and the pairs per second) to `stream` every `interval` seconds
-        while they change, and once more at the end: run the job's action inside it.
+        """Write the counts (and the pairs per second since the block began) to `stream` every
+        `interval` seconds
+        when they have changed, and once at the end: run the job's action inside it.
 
         Args:
             interval: Seconds between lines.
@@ -103,19 +104,19 @@ class SparkProgress:
         out = stream if stream is not None else sys.stderr
         stop = threading.Event()
         started = time.monotonic()
-        last = [-1]
+        first = self.pairs
+        shown = [first]
 
         def line() -> None:
-            pairs = self.pairs
-            if pairs != last[0]:
-                last[0] = pairs
-                elapsed = max(time.monotonic() - started, 1e-9)
-                out.write(f"{self} ({pairs / elapsed:.1f} pairs/s)\n")
-                out.flush()
+            pairs = shown[0] = self.pairs
+            elapsed = max(time.monotonic() - started, 1e-9)
+            out.write(f"{self} ({(pairs - first) / elapsed:.1f} pairs/s)\n")
+            out.flush()
 
         def loop() -> None:
             while not stop.wait(interval):
-                line()
+                if self.pairs != shown[0]:
+                    line()
 
         thread = threading.Thread(target=loop, name="composo-spark-progress", daemon=True)
         thread.start()
