@@ -180,6 +180,14 @@ def test_the_output_schema_is_the_input_plus_typed_result_columns(
     assert out.first()["polite_cleaned_explanation"] is not None
 
 
+def test_an_empty_dataframe_gives_an_empty_result(spark: SparkSession, server: MockServer) -> None:
+    out = evaluate(spark.createDataFrame([], SCHEMA).repartition(2), server)
+
+    assert out.collect() == []
+    assert out.columns[:2] == ["id", "messages"]
+    assert server.counters.total == 0
+
+
 def test_results_join_back_on_the_id(spark: SparkSession, server: MockServer) -> None:
     df = frame(spark, 60, 3)
     scored = evaluate(df, server).select("id", "date_score")
@@ -436,6 +444,7 @@ def test_watch_writes_the_counts_while_the_job_runs(
         ("id string, messages string", {"requests_per_second": 0}, "account's quota"),
         ("id string, messages string", {"max_concurrency": 1}, "fewer requests in flight"),
         ("id string, messages string", {"cache": "/shared/cache.sqlite"}, "needs the result cache"),
+        ("id string, messages string", {"cache": "cache.sqlite"}, "must be an absolute path"),
         ("id string, messages string", {"api_key_conf": ""}, "names a Spark conf entry"),
         ("id string, messages string", {"base_url": "ftp://x"}, "http"),
         ("id string, messages string", {"model_core": " "}, "model_core is blank"),

@@ -96,8 +96,13 @@ def _cache_path(cache: object) -> str | None:
         return None
     if not isinstance(cache, str | os.PathLike):
         raise bad_input(
-            "cache= is the path of the result cache, on storage every executor shares; got "
+            "cache= is the path of the result cache, which each executor opens; got "
             f"{type(cache).__name__}"
+        )
+    if not os.path.isabs(cache):
+        raise bad_input(
+            f"cache= must be an absolute path (got {os.fspath(cache)!r}): each executor would "
+            "resolve a relative one in its own working directory"
         )
     from composo._sync_client import Composo
 
@@ -170,7 +175,10 @@ def evaluate_spark(
             executors' environment. None uses only the environment. The key is never read on
             the driver nor shipped in the task's code.
         base_url: The API's URL; None for `COMPOSO_BASE_URL` on the executors, else production.
-        cache: The result cache's path, on storage every executor shares (off when None).
+        cache: The result cache's path, opened by each task's client (off when None): one
+            path on one machine, or a path on each executor's local disk (SQLite's WAL mode
+            needs its processes on one host). A retried task then re-scores only what the
+            failed attempt had not stored.
         long: True for one row per (row, criterion), with columns `row` (as
             `monotonically_increasing_id()` would number the input row), `criterion` (the
             dict key, or the criterion's text), `score`, `explanation`, `error`.

@@ -54,7 +54,7 @@ class ClientSettings:
         base_url: The API's URL; None for the executor's `COMPOSO_BASE_URL`, else production.
         num_retries: As in `Composo`.
         timeout: As in `Composo`.
-        cache: The result cache's path, shared by the executors; None for no cache.
+        cache: The result cache's path, opened on the executor; None for no cache.
     """
 
     api_key_conf: str | None
