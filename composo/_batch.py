@@ -322,6 +322,32 @@ def summary_rows(rows: Iterable[tuple[str, float | None, bool]]) -> dict[str, di
     return table
 
 
+def _fmt(value: float | None, percent: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1%}" if percent else f"{value:.3f}"
+
+
+def format_summary_table(table: Mapping[str, Mapping[str, Any]], criteria: Iterable[str]) -> str:
+    """A `summary_rows` table as the text `composo evaluate` prints: one line per criterion,
+    those named in `criteria` first in that order, then any others."""
+    order = list(criteria)
+    width = min(max((len(c) for c in table), default=9), 60)
+    header = (
+        f"{'criterion':<{width}}  {'count':>6}  {'mean':>6}  {'min':>6}  {'max':>6}  "
+        f"{'failures':>8}  {'pass rate':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    for criterion in [*(c for c in order if c in table), *(c for c in table if c not in order)]:
+        row = table[criterion]
+        name = criterion if len(criterion) <= width else criterion[: width - 1] + "…"
+        lines.append(
+            f"{name:<{width}}  {row['count']:>6}  {_fmt(row['mean']):>6}  {_fmt(row['min']):>6}  "
+            f"{_fmt(row['max']):>6}  {row['failures']:>8}  {_fmt(row['pass_rate'], True):>9}"
+        )
+    return "\n".join(lines)
+
+
 class _BatchBase:
     """What both batch iterators hold: the input, the spec, and the counts."""
 
@@ -574,6 +600,7 @@ __all__ = [
     "BatchSpec",
     "SyncBatch",
     "batch_spec",
+    "format_summary_table",
     "in_input_order",
     "summarize",
     "summary_rows",

@@ -32,7 +32,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from composo._batch import BatchProgress, BatchResult, BatchSpec, batch_spec, summary_rows
+from composo._batch import (
+    BatchProgress,
+    BatchResult,
+    BatchSpec,
+    batch_spec,
+    format_summary_table,
+    summary_rows,
+)
 from composo._cache_file import cache_file
 from composo._constants import API_KEY_ENV
 from composo._exceptions import ComposoError, MalformedError
@@ -476,32 +483,9 @@ class _Progress:
         self.stream.flush()
 
 
-def _fmt(value: float | None, percent: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.1%}" if percent else f"{value:.3f}"
-
-
 def format_summary(rows: list[Row], criteria: list[str]) -> str:
     """The per-criterion table printed at the end of a run."""
-    table = summary_rows(rows)
-    width = min(max((len(c) for c in table), default=9), 60)
-    header = (
-        f"{'criterion':<{width}}  {'count':>6}  {'mean':>6}  {'min':>6}  {'max':>6}  "
-        f"{'failures':>8}  {'pass rate':>9}"
-    )
-    lines = [header, "-" * len(header)]
-    for criterion in [
-        *(c for c in criteria if c in table),
-        *(c for c in table if c not in criteria),
-    ]:
-        row = table[criterion]
-        name = criterion if len(criterion) <= width else criterion[: width - 1] + "…"
-        lines.append(
-            f"{name:<{width}}  {row['count']:>6}  {_fmt(row['mean']):>6}  {_fmt(row['min']):>6}  "
-            f"{_fmt(row['max']):>6}  {row['failures']:>8}  {_fmt(row['pass_rate'], True):>9}"
-        )
-    return "\n".join(lines)
+    return format_summary_table(summary_rows(rows), criteria)
 
 
 async def _evaluate(

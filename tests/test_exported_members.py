@@ -93,6 +93,8 @@ NOT_IMPORTED = (
     "tqdm",
     "IPython",
     "sqlite3",
+    "pyspark",
+    "py4j",
 )
 
 _IMPORT_PROBE = """

@@ -11,7 +11,13 @@ import httpx
 import pytest
 
 from composo._mock import FaultConfig, MockServer
-from composo._mock._faults import DROPPED, TokenBucket, retry_after_seconds
+from composo._mock._faults import (
+    DROPPED,
+    TIMELINE_STEP,
+    RequestCounters,
+    TokenBucket,
+    retry_after_seconds,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -272,3 +278,79 @@ def test_a_client_leaving_mid_request_is_counted_quietly(caplog: pytest.LogCaptu
     assert not [
         r for r in caplog.records if r.name.startswith("composo") and r.levelname == "ERROR"
     ]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def answer_at(counters: RequestCounters, clock: FakeClock, at: float, status: int = 200) -> None:
+    clock.now = 100.0 + at
+    counters.enter()
+    counters.leave("POST", REWARD, status)
+
+
+def test_timeline_counts_answers_per_tenth_of_a_second_by_status() -> None:
+    clock = FakeClock()
+    counters = RequestCounters(clock)
+    for at, status in [(0.01, 200), (0.05, 429), (0.09, 200), (0.25, 200), (1.31, 503)]:
+        answer_at(counters, clock, at, status)
+
+    timeline = counters.snapshot().timeline
+
+    assert timeline == {0: {200: 2, 429: 1}, 2: {200: 1}, 13: {503: 1}}
+
+
+def test_per_second_sums_every_one_second_window_sliding_a_step_at_a_time() -> None:
+    clock = FakeClock()
+    counters = RequestCounters(clock)
+    # Steps 0, 5 and 9 share the first second; step 10 starts the next one.
+    for at, status in [(0.0, 200), (0.55, 200), (0.95, 429), (1.0, 200), (1.45, 200)]:
+        answer_at(counters, clock, at, status)
+
+    snapshot = counters.snapshot()
+
+    windows = snapshot.per_second()
+    assert len(windows) == 15  # one per step from the first answer's to the last's
+    assert windows[0] == 3  # steps 0-9
+    assert windows[1] == 3  # steps 1-10: 0.55, 0.95, 1.0
+    assert max(windows) == 4  # steps 5-14 hold 0.55, 0.95, 1.0, 1.45
+    assert windows[-1] == 1  # step 14 alone
+    assert max(snapshot.per_second(200)) == 3
+    assert snapshot.per_second(429) == [1] * 10 + [0] * 5
+    assert RequestCounters(clock).snapshot().per_second() == []
+
+
+def test_timeline_keeps_only_the_newest_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("composo._mock._faults.TIMELINE_STEPS", 3)
+    clock = FakeClock()
+    counters = RequestCounters(clock)
+    for step in range(5):
+        answer_at(counters, clock, step * TIMELINE_STEP + 0.01)
+
+    assert list(counters.snapshot().timeline) == [2, 3, 4]
+
+
+def test_reset_restarts_the_timeline_at_step_zero() -> None:
+    clock = FakeClock()
+    counters = RequestCounters(clock)
+    answer_at(counters, clock, 5.0)
+
+    counters.reset()
+    answer_at(counters, clock, 5.05)
+
+    assert counters.snapshot().timeline == {0: {200: 1}}
+
+
+def test_server_timeline_matches_its_counts(server: MockServer, client: httpx.Client) -> None:
+    assert statuses(client, 4) == [200] * 4
+
+    counters = server.counters
+
+    assert sum(sum(s.values()) for s in counters.timeline.values()) == counters.total == 4
+    assert max(counters.per_second(200)) <= 4
+    assert counters.per_second(200)[0] >= 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import random
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -14,6 +15,15 @@ DROPPED: Final = 0
 
 # Pseudo path template counted for requests that match no operation of the spec.
 UNMATCHED: Final = "<unmatched>"
+
+# The timeline counts answers per tenth of a second: fine enough to check a client against a
+# quota over every one-second window starting at a tenth of a second (any one-second window
+# lies inside eleven steps), coarse enough that an hour is 36,000 entries at most.
+TIMELINE_STEP: Final = 0.1
+
+# Steps with answers the timeline keeps, the newest: an hour of a busy mock, so one left running
+# for days stays small.
+TIMELINE_STEPS: Final = 36_000
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,9 @@ class Counters:
         by_status: status -> count.
         in_flight: requests being handled when the snapshot was taken.
         peak_in_flight: the most requests handled at once.
+        timeline: step -> status -> count: the answers of each TIMELINE_STEP (a tenth of a
+            second) since the counters started or were reset, step 0 first; steps without an
+            answer are left out, and only the newest TIMELINE_STEPS are kept.
     """
 
     total: int
@@ -151,6 +164,7 @@ class Counters:
     by_status: Mapping[int, int]
     in_flight: int
     peak_in_flight: int
+    timeline: Mapping[int, Mapping[int, int]] = field(default_factory=dict)
 
     def count(
         self, method: str | None = None, path: str | None = None, status: int | None = None
@@ -164,14 +178,42 @@ class Counters:
             if status in (None, s)
         )
 
+    def per_second(self, status: int | None = None) -> list[int]:
+        """Answers (with `status`, or any) in each one-second window of the timeline.
+
+        The windows slide a TIMELINE_STEP at a time, from the first step with an answer to the
+        last: item i counts the answers of steps `first + i` to `first + i + 9`, a second.
+
+        Returns:
+            One count per window; empty when nothing was answered.
+        """
+        if not self.timeline:
+            return []
+        first, last = min(self.timeline), max(self.timeline)
+        steps = [
+            sum(n for s, n in self.timeline.get(step, {}).items() if status in (None, s))
+            for step in range(first, last + 1)
+        ]
+        width = round(1.0 / TIMELINE_STEP)
+        window = sum(steps[:width])
+        counts = [window]
+        for i in range(1, len(steps)):
+            window += (steps[i + width - 1] if i + width - 1 < len(steps) else 0) - steps[i - 1]
+            counts.append(window)
+        return counts
+
 
 class RequestCounters:
     """Live counters, written by the server loop and read as `Counters` from any thread."""
 
-    def __init__(self) -> None:
-        """Zeroed counters."""
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """Zeroed counters; `clock` (monotonic seconds) times the timeline."""
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str, int], int] = {}
+        self._clock = clock
+        self._start = clock()
+        # step -> status -> count, steps in increasing order (see TIMELINE_STEP).
+        self._timeline: dict[int, dict[int, int]] = {}
         self.in_flight = 0
         self.peak_in_flight = 0
 
@@ -185,19 +227,32 @@ class RequestCounters:
         """A request was answered (or dropped) with `status`."""
         self.in_flight -= 1
         key = (method, path, status)
+        now = self._clock()
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
+            step = int((now - self._start) / TIMELINE_STEP)
+            statuses = self._timeline.get(step)
+            if statuses is None:
+                statuses = self._timeline[step] = {}
+                # Steps are added in increasing order, so the oldest is the first key.
+                while len(self._timeline) > TIMELINE_STEPS:
+                    del self._timeline[next(iter(self._timeline))]
+            statuses[status] = statuses.get(status, 0) + 1
 
     def reset(self) -> None:
-        """Forgets counts; the peak restarts from the requests now in flight."""
+        """Forgets counts and the timeline (whose step 0 starts now); the peak restarts from the
+        requests now in flight."""
         with self._lock:
             self._counts = {}
+            self._start = self._clock()
+            self._timeline = {}
             self.peak_in_flight = self.in_flight
 
     def snapshot(self) -> Counters:
         """The counts now."""
         with self._lock:
             counts = dict(self._counts)
+            timeline = {step: dict(statuses) for step, statuses in self._timeline.items()}
         by_route: dict[tuple[str, str], dict[int, int]] = {}
         by_status: dict[int, int] = {}
         for (method, path, status), n in counts.items():
@@ -209,4 +264,5 @@ class RequestCounters:
             by_status=by_status,
             in_flight=self.in_flight,
             peak_in_flight=self.peak_in_flight,
+            timeline=timeline,
         )
