@@ -359,6 +359,22 @@ def test_a_failed_task_is_retried_and_every_row_comes_back_once(
     assert 240 < billed <= 240 + 60
 
 
+def test_with_the_cache_a_retried_task_re_scores_nothing_it_scored(
+    spark: SparkSession, server: MockServer, tmp_path: Path
+) -> None:
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "10")
+    cache = str(tmp_path / "shared-cache.sqlite3")
+    evaluated = evaluate(frame(spark, 120, 4), server, cache=cache)
+
+    out = evaluated.mapInPandas(fail_first_attempt, evaluated.schema).collect()
+    billed = server.counters.count(status=200)
+
+    assert [row["id"] for row in out] == [f"c{i}" for i in range(120)]
+    assert [row["date_score"] for row in out] == expected(server, 120)["date"]
+    # The failed attempt stored every pair it scored; the retry found them in the cache.
+    assert billed == 240
+
+
 def test_summarize_gives_the_table_composo_evaluate_prints(
     spark: SparkSession, server: MockServer
 ) -> None:
@@ -446,7 +462,6 @@ def test_watch_writes_the_counts_while_the_job_runs(
         ("id string, messages string, Date_Score double", {}, "differ from the results' only"),
         ("id string, messages string", {"requests_per_second": 0}, "account's quota"),
         ("id string, messages string", {"max_concurrency": 1}, "fewer requests in flight"),
-        ("id string, messages string", {"cache": "/shared/cache.sqlite"}, "needs the result cache"),
         ("id string, messages string", {"cache": "cache.sqlite"}, "must be an absolute path"),
         ("id string, messages string", {"api_key_conf": ""}, "names a Spark conf entry"),
         ("id string, messages string", {"base_url": "ftp://x"}, "http"),

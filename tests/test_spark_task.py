@@ -231,7 +231,7 @@ def test_the_task_client_is_paced_at_its_share(server: MockServer) -> None:
         assert (client.num_retries, client.timeout) == (2, 9.0)
 
 
-def test_the_cache_path_reaches_the_client_only_when_set(
+def test_the_cache_path_reaches_the_client(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     made: list[dict[str, Any]] = []
@@ -246,5 +246,5 @@ def test_the_cache_path_reaches_the_client_only_when_set(
         settings = ClientSettings(None, "http://127.0.0.1:9", 1, 5.0, cache=cache)
         make_client(settings, share, "k")
 
-    assert "cache" not in made[0]
+    assert made[0]["cache"] is None
     assert made[1]["cache"] == "/shared/composo-cache.sqlite"

@@ -4,7 +4,6 @@ runs the returned DataFrame."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -103,13 +102,6 @@ def _cache_path(cache: object) -> str | None:
         raise bad_input(
             f"cache= must be an absolute path (got {os.fspath(cache)!r}): each executor would "
             "resolve a relative one in its own working directory"
-        )
-    from composo._sync_client import Composo
-
-    if "cache" not in inspect.signature(Composo.__init__).parameters:
-        raise bad_input(
-            "cache= needs the result cache (Composo(cache=...)), which this version of composo "
-            "does not have yet; leave it out"
         )
     return os.fspath(cache)
 

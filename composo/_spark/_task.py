@@ -89,8 +89,6 @@ def make_client(settings: ClientSettings, share: TaskShare, api_key: str | None)
     """The task's one client, paced at the task's share of the quota."""
     from composo._sync_client import Composo
 
-    # Passed only when set, so a client without the cache parameter still works without one.
-    extra: dict[str, Any] = {} if settings.cache is None else {"cache": settings.cache}
     return Composo(
         api_key=api_key,
         base_url=settings.base_url,
@@ -98,7 +96,7 @@ def make_client(settings: ClientSettings, share: TaskShare, api_key: str | None)
         timeout=settings.timeout,
         max_concurrent_requests=share.max_concurrent_requests,
         requests_per_second=share.requests_per_second,
-        **extra,
+        cache=settings.cache,
     )
 
 
