@@ -61,6 +61,11 @@ SCALE: Final = 0.4
 # (500 requests an hour is 0.14/s), high enough that one token never waits half a minute.
 MIN_RATE: Final = 0.1
 
+# The least the pace climbs after a cut, in requests/s per second (see `_grow`). The same for
+# every client, as in AIMD, which is what makes shares of one quota even out: CUBIC alone
+# climbs back towards each client's own last limit and keeps an uneven split for a long time.
+ADDITIVE: Final = 3.0
+
 # The deepest one cut goes before BETA is applied: half the current pace.
 MAX_CUT: Final = 0.5
 
@@ -311,7 +316,11 @@ class RateLimiter:
         self._logged_rate = self._rate
 
     def _grow(self, now: float) -> None:
-        rate = cubic_rate(now - self._last_cut, self._w_max) if self._w_max > 0 else math.inf
+        elapsed = now - self._last_cut
+        rate = cubic_rate(elapsed, self._w_max) if self._w_max > 0 else math.inf
+        # TCP CUBIC's "friendly region": never slower than a steady additive climb, so a
+        # client holding a small share of a shared quota gains on one holding a large share.
+        rate = max(rate, BETA * self._w_max + ADDITIVE * elapsed)
         measured = self._success_rate(now)
         if measured > 0:
             rate = min(rate, MAX_GROWTH * measured)

@@ -10,6 +10,7 @@ import pytest
 
 from composo import MalformedError, RateLimiter
 from composo._ratelimit import (
+    ADDITIVE,
     BETA,
     CUT_SPACING,
     FREE,
@@ -269,3 +270,18 @@ def test_repr_shows_the_pace_and_the_throttles() -> None:
     limiter = RateLimiter(requests_per_second=5)
     assert repr(limiter) == "RateLimiter(requests_per_second=5.0, rate=5.0/s, throttles=0)"
     assert "off" in repr(RateLimiter())
+
+
+def test_a_small_share_climbs_at_least_additively() -> None:
+    limiter = RateLimiter()
+    now = _measure(limiter, 4.0, 0.0, 3.0)  # a client holding 4/s of a shared quota
+    limiter.record(now, now - 0.01, throttled=True)
+    cut = limiter.rate
+    assert cut is not None
+    later = _measure(limiter, limiter.rate or 1.0, now, 2.0)
+    rate = limiter.rate
+    assert rate is not None
+    # CUBIC alone would still sit near 4/s; the additive floor has it 2 s x ADDITIVE higher
+    # (capped by twice what is measured).
+    assert rate >= min(cut + ADDITIVE * (later - now) * 0.9, MAX_GROWTH * limiter.measured_rate)
+    assert rate > 4.0
