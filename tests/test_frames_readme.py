@@ -12,13 +12,13 @@ pytestmark = pytest.mark.e2e
 pytest.importorskip("pandas", reason="needs the pandas extra")
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTION = "### DataFrames and notebooks"
+SECTION = "\n## DataFrames and notebooks"
 
 
 def section_code() -> list[str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index(SECTION)
-    end = readme.index("\n### ", start + len(SECTION))
+    end = readme.index("\n## ", start + len(SECTION))
     return re.findall(r"```python\n(.*?)```", readme[start:end], flags=re.DOTALL)
 
 
