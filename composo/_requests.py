@@ -46,6 +46,7 @@ from composo_api.models import (
     LLMInteraction,
     LLMOutput,
     LLMToolCall,
+    LLMToolDefinition,
     LLMToolResponse,
     MultiAgentTrace,
     MultiAgentTraceResponse,
@@ -555,6 +556,21 @@ def _check_interactions(instance_id: str, interactions: list[Any]) -> None:
                     f"{where} output_messages[{index}].content must be text or a tool call "
                     f"(id, name, parameters): {_preview(output.content)}"
                 )
+        tools = item.tools_available
+        if tools is None or isinstance(tools, Unset):
+            continue
+        # The parser keeps the raw list when one definition lacks a field, which then fails
+        # (AttributeError) when the body is built.
+        bad = (
+            [tools]
+            if not isinstance(tools, list)
+            else [tool for tool in tools if not isinstance(tool, LLMToolDefinition)]
+        )
+        if bad:
+            raise bad_input(
+                f"{where} tools_available must be a list of tool definitions (name, "
+                f"description, parameters), or null: {_preview(bad[0])}"
+            )
 
 
 def _preview(value: object) -> str:
