@@ -242,12 +242,22 @@ def batch_spec(
     one error before anything is sent, not one error record per item.
 
     Raises:
-        MalformedError: Invalid criteria (a criterion given twice included: each names one
-            column of the results), concurrency, options or progress callback.
+        MalformedError: Invalid criteria (a criterion given twice, or one that is not valid
+            Unicode, included: each names one column of the results), concurrency, options or
+            progress callback.
     """
     names, _ = normalize_criteria(criteria)
     first: dict[str, int] = {}
     for position, name in enumerate(names):
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            # Checked here, not per item: it would fail every item (a byte the command line
+            # could not decode arrives as a lone surrogate).
+            raise bad_input(
+                f"criteria[{position}] is not valid Unicode text: it holds "
+                f"{name[exc.start : exc.end]!r} at index {exc.start}; fix or drop that character"
+            ) from None
         if name in first:
             raise bad_input(
                 f"criteria[{position}] repeats criteria[{first[name]}]; a batch scores each "
