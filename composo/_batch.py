@@ -322,6 +322,24 @@ def summary_rows(rows: Iterable[tuple[str, float | None, bool]]) -> dict[str, di
     return table
 
 
+def _check_items(items: object, client: str) -> None:
+    """Refuse, at the call, what cannot be a batch's input: one item (a dict) where a list of
+    them belongs, a string, or something not iterable (a dict's keys or a string's characters
+    would each become a failed item)."""
+    if isinstance(items, Mapping):
+        raise bad_input(
+            f"{client}.evaluate_batch takes an iterable of items, got a single "
+            f"{type(items).__name__}; pass a list of them, such as [item]"
+        )
+    if isinstance(items, str | bytes | bytearray) or not isinstance(
+        items, Iterable | AsyncIterable
+    ):
+        raise bad_input(
+            f"{client}.evaluate_batch takes an iterable of items (a list of dicts), got "
+            f"{type(items).__name__}"
+        )
+
+
 class _BatchBase:
     """What both batch iterators hold: the input, the spec, and the counts."""
 
@@ -360,6 +378,7 @@ class AsyncBatch(_BatchBase):
         spec: BatchSpec,
         stats: RateStats,
     ) -> None:
+        _check_items(items, "AsyncComposo")
         super().__init__(items, spec, stats)
         self._send = send
         self._iterator: AsyncIterator[BatchResult] | None = None
@@ -466,7 +485,8 @@ class SyncBatch(_BatchBase):
     def __init__(
         self, send: SyncSend, items: Iterable[Any], spec: BatchSpec, stats: RateStats
     ) -> None:
-        if isinstance(items, AsyncIterable) or not isinstance(items, Iterable):
+        _check_items(items, "Composo")
+        if isinstance(items, AsyncIterable):
             raise bad_input(
                 f"Composo.evaluate_batch takes a plain iterable of items, got "
                 f"{type(items).__name__} (AsyncComposo.evaluate_batch takes async iterables)"
