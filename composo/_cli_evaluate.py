@@ -475,17 +475,26 @@ async def _evaluate(
     batch = client._new_batch(source, spec)
     reported = 0
     async with client:
-        with output.open("a", encoding="utf-8") as out:
+        with output.open("ab") as out:
             async with batch:
                 async for result in batch:
                     record = _record(result, source)
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    out.write(_json_line(record))
                     out.flush()
                     if result.error is not None:
                         reported += 1
                         _report_failure(record, reported)
     progress(batch.progress, final=True)
     return batch.progress
+
+
+def _json_line(record: dict[str, Any]) -> bytes:
+    """One output line as UTF-8. Text that is not valid Unicode (an input id holding a
+    "\\ud800" escape) is written as JSON escapes instead, so the line reads back as it was."""
+    try:
+        return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(record).encode("ascii") + b"\n"
 
 
 def _report_failure(record: dict[str, Any], count: int) -> None:
