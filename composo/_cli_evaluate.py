@@ -215,8 +215,8 @@ def _output_path(args: argparse.Namespace) -> Path:
     """The output file, checked before anything is written.
 
     Raises:
-        UsageError: It is one of the input files, a directory, or in a directory that does not
-            exist.
+        UsageError: It is one of the input files, a directory, a device or a pipe, or in a
+            directory that does not exist.
     """
     source: Path = args.input
     output: Path = args.output or source.with_name(source.stem + ".results.jsonl")
@@ -233,6 +233,12 @@ def _output_path(args: argparse.Namespace) -> Path:
             )
     if output.is_dir():
         raise UsageError(f"--output {output} is a directory; name a file")
+    if output.exists() and not output.is_file():
+        # A device or a pipe (/dev/null, /dev/stdout): the run replaces its output file, which
+        # would delete the device (as root) or the pipe.
+        raise UsageError(
+            f"--output {output} is not a regular file (a device or a pipe); name a file"
+        )
     parent = output.parent
     if not parent.is_dir():
         raise UsageError(f"--output {output}: the directory {parent} does not exist")
