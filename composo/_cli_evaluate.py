@@ -308,11 +308,12 @@ def _record(result: BatchResult, source: _Input) -> dict[str, Any]:
 Done = dict[tuple[int, str], str | None]  # (line, criterion) -> the id recorded for it
 
 
-def _load_done(output: Path) -> Done:
-    """Scored pairs already in `output`, keyed by line (unique, unlike ids); rewrites the file
-    without error records or lines it cannot read (their pairs are evaluated again)."""
+def _load_done(output: Path) -> tuple[Done, list[bytes]]:
+    """Scored pairs already in `output`, keyed by line (unique, unlike ids), and the lines of
+    the file to keep: all but error records and lines it cannot read (their pairs are
+    evaluated again)."""
     if not output.exists():
-        return {}
+        return {}, []
     kept: list[bytes] = []
     done: Done = {}
     with output.open("rb") as f:
@@ -332,8 +333,7 @@ def _load_done(output: Path) -> Done:
             item_id = record.get("id")
             done[(line, criterion)] = None if item_id is None else str(item_id)
             kept.append(raw if raw.endswith(b"\n") else raw + b"\n")
-    _replace(output, kept)
-    return done
+    return done, kept
 
 
 def _check_resume(done: Done, source: _Input, output: Path) -> None:
@@ -579,9 +579,13 @@ def _run(argv: Sequence[str], stack: contextlib.ExitStack) -> int:
     source = _Input(args.input)
     done: Done = {}
     if args.resume:
-        done = _load_done(output)
+        done, kept = _load_done(output)
         if done:
             _check_resume(done, source, output)
+        if output.exists():
+            # Only once the results are known to be this input's: a refused resume leaves
+            # the file as it was.
+            _replace(output, kept)
     elif output.exists():
         output.unlink()  # --overwrite, or an empty file
     progress = _Progress(source.count() * len(spec.criteria) - len(done), sys.stderr, args.quiet)
