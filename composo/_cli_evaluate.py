@@ -163,12 +163,18 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise UsageError(f"--requests-per-second must be a positive number, got {rps}")
 
 
-def _read_text(path: Path, what: str) -> str:
-    """A small text file the user named, as UTF-8 (a leading BOM dropped)."""
+def _read_text(path: Path, what: str, *, secret: bool = False) -> str:
+    """A small text file the user named, as UTF-8 (a leading BOM dropped).
+
+    Args:
+        secret: The file holds a secret: a name that cannot be read is not shown, since it may
+            be the secret itself, given where its file name belongs.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+        name = "(its name is not shown, in case it is the key itself)" if secret else path
+        raise UsageError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
     try:
         return data.decode("utf-8").removeprefix(_BOM)
     except UnicodeDecodeError as exc:
@@ -193,7 +199,7 @@ def _read_criteria(args: argparse.Namespace) -> list[str]:
 def _api_key(args: argparse.Namespace) -> str | None:
     if args.api_key_file is not None:
         path: Path = args.api_key_file
-        key = _read_text(path, "--api-key-file").strip()
+        key = _read_text(path, "--api-key-file", secret=True).strip()
         if not key:
             raise UsageError(f"{path} is empty; it should hold the API key")
         return key
