@@ -70,20 +70,24 @@ def resolve_base_url(base_url: str | None) -> str:
     slash.
 
     Raises:
-        MalformedError: Not an http(s) URL with a host, or one with a bad port, credentials, a
-            query string or a fragment (paths are appended to it).
+        MalformedError: Not an http(s) URL with a valid host, or one with a bad port,
+            credentials, a query string or a fragment (paths are appended to it).
     """
     url = base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     if not isinstance(url, str):
         raise bad_input(f"base_url must be a string such as {DEFAULT_BASE_URL!r}, got {url!r}")
     example = f"such as {DEFAULT_BASE_URL!r}"
-    if any(char not in _HEADER_SAFE or char == " " for char in url):
-        raise bad_input(f"base_url holds whitespace or a non-ASCII character: {url!r}")
-    parts = urllib.parse.urlsplit(url)
+    if any(char not in _HEADER_SAFE or char in " \\" for char in url):
+        raise bad_input(f"base_url holds whitespace, a backslash or a non-ASCII character: {url!r}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as exc:  # a bracketed host that is not an IPv6 address
+        raise bad_input(f"base_url is not a valid URL ({exc}): {url!r}") from None
     if parts.scheme.lower() not in {"http", "https"}:
         raise bad_input(f"base_url must be an http(s) URL {example}, got {url!r}")
     if not parts.hostname:
         raise bad_input(f"base_url has no host: {url!r}; write it {example}")
+    _check_host(parts.netloc, parts.hostname, url)
     if "?" in url or "#" in url:
         raise bad_input(
             f"base_url must not have a query string or fragment ({url!r}): API paths are "
@@ -100,6 +104,22 @@ def resolve_base_url(base_url: str | None) -> str:
     if port == -1 or port == 0 or (parts.netloc.endswith(":") and port is None):
         raise bad_input(f"base_url has a bad port: {url!r}; a port is a number from 1 to 65535")
     return url.rstrip("/")
+
+
+def _check_host(netloc: str, host: str, url: str) -> None:
+    """Refuse a host no connection can be opened to, which would otherwise fail at the first
+    request with an exception of the HTTP library (an IDNA `UnicodeError`, `httpx.InvalidURL`)."""
+    if "[" in netloc:
+        after = netloc.partition("]")[2]
+        if after and not after.startswith(":"):
+            raise bad_input(f"base_url has text after its IPv6 address: {url!r}")
+        return
+    labels = host.removesuffix(".").split(".")
+    if len(host) > 253 or not all(0 < len(label) <= 63 for label in labels):
+        raise bad_input(
+            f"base_url has a bad host name: {url!r} (an empty part between dots, or a part "
+            "longer than 63 characters)"
+        )
 
 
 def check_num_retries(num_retries: object) -> int:
