@@ -155,6 +155,10 @@ def httpx_error(exc: httpx.HTTPError, url: str) -> ComposoError:
     detail = _detail(exc)
     if isinstance(exc, httpx.ConnectTimeout):
         return APITimeoutError(f"connecting to {url} timed out ({detail})", request_sent=False)
+    if isinstance(exc, httpx.PoolTimeout):
+        return APITimeoutError(
+            f"no connection to {url} became free in time ({detail})", request_sent=False
+        )
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request to {url} timed out ({detail})")
     if isinstance(exc, httpx.ConnectError):
@@ -169,6 +173,10 @@ def httpcore_error(exc: Exception, url: str) -> ComposoError:
     detail = _detail(exc)
     if isinstance(exc, httpcore.ConnectTimeout):
         return APITimeoutError(f"connecting to {url} timed out ({detail})", request_sent=False)
+    if isinstance(exc, httpcore.PoolTimeout):
+        return APITimeoutError(
+            f"no connection to {url} became free in time ({detail})", request_sent=False
+        )
     if isinstance(exc, httpcore.TimeoutException):
         return APITimeoutError(f"request to {url} timed out ({detail})")
     if isinstance(exc, httpcore.ConnectError):
