@@ -204,21 +204,34 @@ def test_an_async_client_recovers_on_a_new_loop_after_a_call_timed_out_mid_reque
     assert _resource_warnings(no_resource_warnings) == []
 
 
+def _second_loop_with_a_caller_httpx_client(url: str) -> tuple[float, type[BaseException], str]:
+    """(the first loop's score, the class and message of what the second loop raised); only
+    names and text come back, so nothing keeps the caller's client alive after this."""
+    http = httpx.AsyncClient()
+    client = AsyncComposo(api_key="k", base_url=url, http_client=http)
+    score = asyncio.run(client.evaluate(MESSAGES, CRITERION)).score
+    try:
+        asyncio.run(client.evaluate(MESSAGES, CRITERION))
+    except Exception as exc:
+        return score, type(exc), str(exc)
+    raise AssertionError("the second loop was not refused")
+
+
 def test_a_caller_httpx_client_on_a_second_loop_fails_clearly_before_sending() -> None:
-    with serving(answering(200, SCORE_BODY)) as server:
-        http = httpx.AsyncClient()
-        client = AsyncComposo(api_key="k", base_url=server.url, http_client=http)
-        assert asyncio.run(client.evaluate(MESSAGES, CRITERION)).score == 0.75
-        with pytest.raises(ComposoError, match="first used on another event loop") as caught:
-            asyncio.run(client.evaluate(MESSAGES, CRITERION))
-        assert not isinstance(caught.value, RuntimeError)
-        assert len(server.requests) == 1
-        # The caller's client still holds a connection of the first loop, which is gone; that
-        # socket is the caller's to close, and only the garbage collector can now.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            del client, http, caught
+    # The caller's client keeps a connection of the first loop, which is gone; that socket is
+    # the caller's to close, and only the garbage collector can now: collected here, whatever
+    # the outcome, so its ResourceWarning cannot land in another test.
+    with serving(answering(200, SCORE_BODY)) as server, warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            score, raised, message = _second_loop_with_a_caller_httpx_client(server.url)
+        finally:
             gc.collect()
+    assert score == 0.75
+    assert issubclass(raised, ComposoError)
+    assert not issubclass(raised, RuntimeError)
+    assert "first used on another event loop" in message
+    assert len(server.requests) == 1
 
 
 # Run in a child process: what it leaves unclosed is collected at the child's exit, where this
