@@ -181,22 +181,22 @@ def test_an_input_that_is_a_symlink_to_the_output_is_refused(
 )
 @pytest.mark.parametrize("through_link", [False, True], ids=["fifo", "symlink-to-fifo"])
 def test_an_output_that_is_a_pipe_is_refused_and_left_in_place(
-    env: MockServer,
-    workdir: Path,
-    capsys: pytest.CaptureFixture[str],
-    through_link: bool,
-    mode: list[str],
+    env: MockServer, workdir: Path, through_link: bool, mode: list[str]
 ) -> None:
-    # What /dev/null or /dev/stdout would be: run as root, the old code deleted them.
+    # What /dev/null or /dev/stdout would be: run as root, the old code deleted them, and with
+    # --resume it blocked for ever reading the pipe; a child process with a timeout keeps such
+    # a regression from hanging the suite.
     fifo = workdir / "pipe"
     os.mkfifo(fifo)
     output = fifo
     if through_link:
         output = workdir / "to-pipe"
         output.symlink_to(fifo)
-    code = _run("evaluate", "in.jsonl", "--criteria", CRITERION, "--output", str(output), *mode)
-    assert code == 2
-    assert "not a regular file" in capsys.readouterr().err
+    command = [sys.executable, "-m", "composo._cli", "evaluate", "in.jsonl"]
+    command += ["--criteria", CRITERION, "--output", str(output), *mode]
+    child = subprocess.run(command, capture_output=True, text=True, timeout=PATIENCE)
+    assert child.returncode == 2, child.stderr
+    assert "not a regular file" in child.stderr
     assert fifo.is_fifo()
     assert output.exists()
 
