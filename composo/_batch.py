@@ -25,7 +25,7 @@ from typing import Any, Self
 
 from composo._exceptions import Cancelled, ComposoError, MalformedError, bad_input
 from composo._models import EvaluationResponse
-from composo._requests import Call, evaluate_options, plan_reward
+from composo._requests import Call, evaluate_options, json_problem, plan_reward
 from composo._validation import is_binary_criterion, normalize_criteria
 
 # How a batch sends one pair's call: the client's send, with the item's deadline starting when
@@ -249,15 +249,11 @@ def batch_spec(
     names, _ = normalize_criteria(criteria)
     first: dict[str, int] = {}
     for position, name in enumerate(names):
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            # Checked here, not per item: it would fail every item (a byte the command line
-            # could not decode arrives as a lone surrogate).
-            raise bad_input(
-                f"criteria[{position}] is not valid Unicode text: it holds "
-                f"{name[exc.start : exc.end]!r} at index {exc.start}; fix or drop that character"
-            ) from None
+        # Checked here, not per item: it would fail every item (a byte the command line could
+        # not decode arrives as a lone surrogate).
+        problem = json_problem(name)
+        if problem is not None:
+            raise bad_input(f"criteria[{position}] {problem}")
         if name in first:
             raise bad_input(
                 f"criteria[{position}] repeats criteria[{first[name]}]; a batch scores each "

@@ -172,7 +172,7 @@ def _unencodable(value: Any, exc: BaseException) -> str:
         item, path, depth = stack.pop()
         while exits and exits[-1][1] >= depth:
             active.discard(exits.pop()[0])
-        problem = _problem(item)
+        problem = json_problem(item)
         if problem is not None:
             return f"{path} {problem}"
         if isinstance(item, dict | list | tuple):
@@ -184,7 +184,7 @@ def _unencodable(value: Any, exc: BaseException) -> str:
                 for key in item:
                     if not isinstance(key, str):
                         return f"{path} has a key of type {type(key).__name__}; keys must be str"
-                    key_problem = _problem(key)
+                    key_problem = json_problem(key)
                     if key_problem is not None:
                         return f"{path} has a key that {key_problem}"
                 children = [(v, f"{path}.{k}") for k, v in item.items()]
@@ -196,8 +196,9 @@ def _unencodable(value: Any, exc: BaseException) -> str:
     return f"body cannot be encoded as JSON ({type(exc).__name__}: {exc})"
 
 
-def _problem(item: Any) -> str | None:
-    """Why one scalar cannot go into the body, or None when it can."""
+def json_problem(item: Any) -> str | None:
+    """Why one value cannot go into a request body as it is (containers are walked by the
+    caller), or None when it can."""
     if isinstance(item, str):
         try:
             item.encode("utf-8")
