@@ -48,7 +48,9 @@ class AsyncComposo(BaseClient):
         max_concurrent_requests: The most requests in flight at once on this client.
         timeout: Seconds one evaluation may take in all, every attempt and wait included.
         http_client: An `httpx.AsyncClient` you configured (proxies, transports, mocks); it is
-            used as is (redirects are never followed) and not closed by `aclose()`.
+            used as is (redirects are never followed) and not closed by `aclose()`. Its
+            connections belong to one event loop, so with it the client works on that loop
+            only.
         rate_limiter: A `RateLimiter` to share with other clients of this process, so they
             pace themselves to one quota; by default the client has its own.
         requests_per_second: The account's quota, when you know it: the client's limiter

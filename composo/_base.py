@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import urllib.parse
 
 from composo._attempts import RetryCore
@@ -72,36 +73,61 @@ def resolve_base_url(base_url: str | None) -> str:
     slash.
 
     Raises:
-        MalformedError: Not an http(s) URL with a host, or one with a bad port, credentials, a
-            query string or a fragment (paths are appended to it).
+        MalformedError: Not an http(s) URL with a valid host, or one with a bad port,
+            credentials, a query string or a fragment (paths are appended to it). The message
+            names where the URL came from, and never shows credentials it holds.
     """
+    name = "base_url" if base_url is not None else BASE_URL_ENV
     url = base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     if not isinstance(url, str):
-        raise bad_input(f"base_url must be a string such as {DEFAULT_BASE_URL!r}, got {url!r}")
+        raise bad_input(f"{name} must be a string such as {DEFAULT_BASE_URL!r}, got {url!r}")
     example = f"such as {DEFAULT_BASE_URL!r}"
-    if any(char not in _HEADER_SAFE or char == " " for char in url):
-        raise bad_input(f"base_url holds whitespace or a non-ASCII character: {url!r}")
-    parts = urllib.parse.urlsplit(url)
+    # What messages show: the URL with any user:password@ masked.
+    shown = repr(re.sub(r"//[^/?#]*@", "//***@", url, count=1))
+    if re.search(r"//[^/?#]*@", url):
+        raise bad_input(
+            f"{name} must not hold credentials (user:password@): {shown}; pass the API key as "
+            "api_key"
+        )
+    if any(char not in _HEADER_SAFE or char in " \\" for char in url):
+        raise bad_input(f"{name} holds whitespace, a backslash or a non-ASCII character: {shown}")
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as exc:  # a bracketed host that is not an IPv6 address
+        raise bad_input(f"{name} is not a valid URL ({exc}): {shown}") from None
     if parts.scheme.lower() not in {"http", "https"}:
-        raise bad_input(f"base_url must be an http(s) URL {example}, got {url!r}")
+        raise bad_input(f"{name} must be an http(s) URL {example}, got {shown}")
     if not parts.hostname:
-        raise bad_input(f"base_url has no host: {url!r}; write it {example}")
+        raise bad_input(f"{name} has no host: {shown}; write it {example}")
+    _check_host(parts.netloc, parts.hostname, f"{name} {shown}")
     if "?" in url or "#" in url:
         raise bad_input(
-            f"base_url must not have a query string or fragment ({url!r}): API paths are "
+            f"{name} must not have a query string or fragment ({shown}): API paths are "
             "appended to it"
-        )
-    if parts.username is not None or parts.password is not None:
-        raise bad_input(
-            "base_url must not hold credentials (user:password@); pass the API key as api_key"
         )
     try:
         port = parts.port
     except ValueError:
         port = -1
     if port == -1 or port == 0 or (parts.netloc.endswith(":") and port is None):
-        raise bad_input(f"base_url has a bad port: {url!r}; a port is a number from 1 to 65535")
+        raise bad_input(f"{name} has a bad port: {shown}; a port is a number from 1 to 65535")
     return url.rstrip("/")
+
+
+def _check_host(netloc: str, host: str, where: str) -> None:
+    """Refuse a host no connection can be opened to, which would otherwise fail at the first
+    request with an exception of the HTTP library (an IDNA `UnicodeError`, `httpx.InvalidURL`)."""
+    if "[" in netloc:
+        after = netloc.partition("]")[2]
+        if after and not after.startswith(":"):
+            raise bad_input(f"{where} has text after its IPv6 address")
+        return
+    labels = host.removesuffix(".").split(".")
+    if len(host) > 253 or not all(0 < len(label) <= 63 for label in labels):
+        raise bad_input(
+            f"{where} has a bad host name (an empty part between dots, or a part longer than "
+            "63 characters)"
+        )
 
 
 def check_num_retries(num_retries: object) -> int:

@@ -25,7 +25,7 @@ from typing import Any, Self
 
 from composo._exceptions import Cancelled, ComposoError, MalformedError, bad_input
 from composo._models import EvaluationResponse
-from composo._requests import Call, evaluate_options, plan_reward
+from composo._requests import Call, evaluate_options, json_problem, plan_reward
 from composo._validation import is_binary_criterion, normalize_criteria
 
 # How a batch sends one pair's call: the client's send, with the item's deadline starting when
@@ -252,12 +252,18 @@ def batch_spec(
     one error before anything is sent, not one error record per item.
 
     Raises:
-        MalformedError: Invalid criteria (a criterion given twice included: each names one
-            column of the results), concurrency, options or progress callback.
+        MalformedError: Invalid criteria (a criterion given twice, or one that is not valid
+            Unicode, included: each names one column of the results), concurrency, options or
+            progress callback.
     """
     names, _ = normalize_criteria(criteria)
     first: dict[str, int] = {}
     for position, name in enumerate(names):
+        # Checked here, not per item: it would fail every item (a byte the command line could
+        # not decode arrives as a lone surrogate).
+        problem = json_problem(name)
+        if problem is not None:
+            raise bad_input(f"criteria[{position}] {problem}")
         if name in first:
             raise bad_input(
                 f"criteria[{position}] repeats criteria[{first[name]}]; a batch scores each "
@@ -348,6 +354,24 @@ def format_summary_table(table: Mapping[str, Mapping[str, Any]], criteria: Itera
     return "\n".join(lines)
 
 
+def _check_items(items: object, client: str) -> None:
+    """Refuse, at the call, what cannot be a batch's input: one item (a dict) where a list of
+    them belongs, a string, or something not iterable (a dict's keys or a string's characters
+    would each become a failed item)."""
+    if isinstance(items, Mapping):
+        raise bad_input(
+            f"{client}.evaluate_batch takes an iterable of items, got a single "
+            f"{type(items).__name__}; pass a list of them, such as [item]"
+        )
+    if isinstance(items, str | bytes | bytearray) or not isinstance(
+        items, Iterable | AsyncIterable
+    ):
+        raise bad_input(
+            f"{client}.evaluate_batch takes an iterable of items (a list of dicts), got "
+            f"{type(items).__name__}"
+        )
+
+
 class _BatchBase:
     """What both batch iterators hold: the input, the spec, and the counts."""
 
@@ -388,6 +412,7 @@ class AsyncBatch(_BatchBase):
         spec: BatchSpec,
         stats: RateStats,
     ) -> None:
+        _check_items(items, "AsyncComposo")
         super().__init__(items, spec, stats)
         self._send = send
         self._iterator: AsyncIterator[BatchResult] | None = None
@@ -494,7 +519,8 @@ class SyncBatch(_BatchBase):
     def __init__(
         self, send: SyncSend, items: Iterable[Any], spec: BatchSpec, stats: RateStats
     ) -> None:
-        if isinstance(items, AsyncIterable) or not isinstance(items, Iterable):
+        _check_items(items, "Composo")
+        if isinstance(items, AsyncIterable):
             raise bad_input(
                 f"Composo.evaluate_batch takes a plain iterable of items, got "
                 f"{type(items).__name__} (AsyncComposo.evaluate_batch takes async iterables)"

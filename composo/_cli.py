@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 from collections.abc import Sequence
 
@@ -51,8 +52,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"composo mock needs the mock extra: pip install 'composo[mock]' ({exc})")
             return 2
         return run_cli(rest)
-    print(f"composo: unknown command {command!r}\n\n{_USAGE}", end="", file=sys.stderr)
+    print(f"composo: unknown command {_shown(command)}\n\n{_USAGE}", end="", file=sys.stderr)
     return 2
+
+
+def _shown(command: str) -> str:
+    """An unknown command as the error shows it: quoted when it is a word, as commands are;
+    otherwise not at all, since it may be a secret (`composo --api-key=sk-... evaluate`)."""
+    if command.isascii() and command.isalpha() and len(command) <= 20:
+        close = difflib.get_close_matches(command, ("evaluate", "compare", "mock"), n=1)
+        return repr(command) + (f" (did you mean {close[0]}?)" if close else "")
+    return "(not shown, in case it is a secret)"
 
 
 if __name__ == "__main__":

@@ -189,12 +189,18 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise UsageError(f"--requests-per-second must be a positive number, got {rps}")
 
 
-def _read_text(path: Path, what: str) -> str:
-    """A small text file the user named, as UTF-8 (a leading BOM dropped)."""
+def _read_text(path: Path, what: str, *, secret: bool = False) -> str:
+    """A small text file the user named, as UTF-8 (a leading BOM dropped).
+
+    Args:
+        secret: The file holds a secret: a name that cannot be read is not shown, since it may
+            be the secret itself, given where its file name belongs.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+        name = "(its name is not shown, in case it is the key itself)" if secret else path
+        raise UsageError(f"cannot read {what} {name}: {exc.strerror or exc}") from None
     try:
         return data.decode("utf-8").removeprefix(_BOM)
     except UnicodeDecodeError as exc:
@@ -219,7 +225,7 @@ def _read_criteria(args: argparse.Namespace) -> list[str]:
 def _api_key(args: argparse.Namespace) -> str | None:
     if args.api_key_file is not None:
         path: Path = args.api_key_file
-        key = _read_text(path, "--api-key-file").strip()
+        key = _read_text(path, "--api-key-file", secret=True).strip()
         if not key:
             raise UsageError(f"{path} is empty; it should hold the API key")
         return key
@@ -252,8 +258,8 @@ def _output_path(args: argparse.Namespace) -> Path:
     """The output file, checked before anything is written.
 
     Raises:
-        UsageError: It is one of the input files, a directory, or in a directory that does not
-            exist.
+        UsageError: It is one of the input files, a directory, a device or a pipe, or in a
+            directory that does not exist.
     """
     source: Path = args.input
     output: Path = args.output or source.with_name(source.stem + ".results.jsonl")
@@ -277,6 +283,12 @@ def _output_path(args: argparse.Namespace) -> Path:
         raise UsageError(f"--cache {args.cache} is the --output file; choose another --cache")
     if output.is_dir():
         raise UsageError(f"--output {output} is a directory; name a file")
+    if output.exists() and not output.is_file():
+        # A device or a pipe (/dev/null, /dev/stdout): the run replaces its output file, which
+        # would delete the device (as root) or the pipe.
+        raise UsageError(
+            f"--output {output} is not a regular file (a device or a pipe); name a file"
+        )
     parent = output.parent
     if not parent.is_dir():
         raise UsageError(f"--output {output}: the directory {parent} does not exist")
@@ -346,11 +358,12 @@ def _record(result: BatchResult, source: _Input) -> dict[str, Any]:
 Done = dict[tuple[int, str], str | None]  # (line, criterion) -> the id recorded for it
 
 
-def _load_done(output: Path) -> Done:
-    """Scored pairs already in `output`, keyed by line (unique, unlike ids); rewrites the file
-    without error records or lines it cannot read (their pairs are evaluated again)."""
+def _load_done(output: Path) -> tuple[Done, list[bytes]]:
+    """Scored pairs already in `output`, keyed by line (unique, unlike ids), and the lines of
+    the file to keep: all but error records and lines it cannot read (their pairs are
+    evaluated again)."""
     if not output.exists():
-        return {}
+        return {}, []
     kept: list[bytes] = []
     done: Done = {}
     with output.open("rb") as f:
@@ -370,8 +383,7 @@ def _load_done(output: Path) -> Done:
             item_id = record.get("id")
             done[(line, criterion)] = None if item_id is None else str(item_id)
             kept.append(raw if raw.endswith(b"\n") else raw + b"\n")
-    _replace(output, kept)
-    return done
+    return done, kept
 
 
 def _check_resume(done: Done, source: _Input, output: Path) -> None:
@@ -498,17 +510,26 @@ async def _evaluate(
     batch = client._new_batch(source, spec)
     reported = 0
     async with client:
-        with output.open("a", encoding="utf-8") as out:
+        with output.open("ab") as out:
             async with batch:
                 async for result in batch:
                     record = _record(result, source)
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    out.write(_json_line(record))
                     out.flush()
                     if result.error is not None:
                         reported += 1
                         _report_failure(record, reported)
     progress(batch.progress, final=True)
     return batch.progress
+
+
+def _json_line(record: dict[str, Any]) -> bytes:
+    """One output line as UTF-8. Text that is not valid Unicode (an input id holding a
+    "\\ud800" escape) is written as JSON escapes instead, so the line reads back as it was."""
+    try:
+        return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+    except UnicodeEncodeError:
+        return json.dumps(record).encode("ascii") + b"\n"
 
 
 def _report_failure(record: dict[str, Any], count: int) -> None:
@@ -588,9 +609,13 @@ def _run(argv: Sequence[str], stack: contextlib.ExitStack) -> int:
     source = _Input(args.input)
     done: Done = {}
     if args.resume:
-        done = _load_done(output)
+        done, kept = _load_done(output)
         if done:
             _check_resume(done, source, output)
+        if output.exists():
+            # Only once the results are known to be this input's: a refused resume leaves
+            # the file as it was.
+            _replace(output, kept)
     elif output.exists():
         output.unlink()  # --overwrite, or an empty file
     progress = _Progress(source.count() * len(spec.criteria) - len(done), sys.stderr, args.quiet)

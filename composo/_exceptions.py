@@ -221,7 +221,8 @@ def _parse_detail(body: bytes) -> str | list[Any] | None:
     """FastAPI's `detail` from a JSON body, or None when the body carries none."""
     try:
         data = json.loads(body)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
+        # RecursionError: a body nested too deeply to decode is not FastAPI's either.
         return None
     if not isinstance(data, dict) or data.get("detail") is None:
         return None

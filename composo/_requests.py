@@ -46,6 +46,7 @@ from composo_api.models import (
     LLMInteraction,
     LLMOutput,
     LLMToolCall,
+    LLMToolDefinition,
     LLMToolResponse,
     MultiAgentTrace,
     RewardRequest,
@@ -180,7 +181,7 @@ def _unencodable(value: Any, exc: BaseException) -> str:
         item, path, depth = stack.pop()
         while exits and exits[-1][1] >= depth:
             active.discard(exits.pop()[0])
-        problem = _problem(item)
+        problem = json_problem(item)
         if problem is not None:
             return f"{path} {problem}"
         if isinstance(item, dict | list | tuple):
@@ -192,7 +193,7 @@ def _unencodable(value: Any, exc: BaseException) -> str:
                 for key in item:
                     if not isinstance(key, str):
                         return f"{path} has a key of type {type(key).__name__}; keys must be str"
-                    key_problem = _problem(key)
+                    key_problem = json_problem(key)
                     if key_problem is not None:
                         return f"{path} has a key that {key_problem}"
                 children = [(v, f"{path}.{k}") for k, v in item.items()]
@@ -204,8 +205,9 @@ def _unencodable(value: Any, exc: BaseException) -> str:
     return f"body cannot be encoded as JSON ({type(exc).__name__}: {exc})"
 
 
-def _problem(item: Any) -> str | None:
-    """Why one scalar cannot go into the body, or None when it can."""
+def json_problem(item: Any) -> str | None:
+    """Why one value cannot go into a request body as it is (containers are walked by the
+    caller), or None when it can."""
     if isinstance(item, str):
         try:
             item.encode("utf-8")
@@ -565,6 +567,21 @@ def _check_interactions(instance_id: str, interactions: list[Any]) -> None:
                     f"{where} output_messages[{index}].content must be text or a tool call "
                     f"(id, name, parameters): {_preview(output.content)}"
                 )
+        tools = item.tools_available
+        if tools is None or isinstance(tools, Unset):
+            continue
+        # The parser keeps the raw list when one definition lacks a field, which then fails
+        # (AttributeError) when the body is built.
+        bad = (
+            [tools]
+            if not isinstance(tools, list)
+            else [tool for tool in tools if not isinstance(tool, LLMToolDefinition)]
+        )
+        if bad:
+            raise bad_input(
+                f"{where} tools_available must be a list of tool definitions (name, "
+                f"description, parameters), or null: {_preview(bad[0])}"
+            )
 
 
 def _preview(value: object) -> str:

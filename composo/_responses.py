@@ -1,10 +1,11 @@
 """Checks on what the service answers, before a body becomes a result.
 
 A 2xx body is trusted only once it has the shape openapi.yaml promises: a score in [0, 1] or
-null, strings where strings belong. The generated models' `from_dict` does not check types, so
-without this a score of 1.5, a score sent as a string or an explanation sent as a number would
-reach the user as is. A NaN score becomes None, as the service's own models do. Anything else
-is one clear `APIError` naming the field, never an `AttributeError` or `KeyError` later.
+null, strings (valid Unicode text) where strings belong. The generated models' `from_dict` does
+not check types, so without this a score of 1.5, a score sent as a string or an explanation
+sent as a number would reach the user as is. A NaN score becomes None, as the service's own
+models do. Anything else is one clear `APIError` naming the field, never an `AttributeError` or
+`KeyError` later.
 
 Each checker takes the value and its path in the body, and returns the value to use (NaN
 mapped to None); extra fields are kept, since a newer service may add some.
@@ -37,10 +38,23 @@ def _fail(path: str, expected: str, value: object) -> ShapeError:
     return ShapeError(f"{path} should be {expected}, got {_preview(value)}")
 
 
+def _check_text(text: str, path: str) -> None:
+    """Refuse a string that is not valid Unicode: JSON's "\\ud800" escape decodes to a lone
+    surrogate, which no UTF-8 file, terminal or database can take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ShapeError(
+            f"{path} is not valid Unicode text (it holds {text[exc.start : exc.end]!r} at "
+            f"index {exc.start})"
+        ) from None
+
+
 def string(value: Any, path: str) -> Any:
-    """A JSON string."""
+    """A JSON string that is valid Unicode text."""
     if not isinstance(value, str):
         raise _fail(path, "a string", value)
+    _check_text(value, path)
     return value
 
 
@@ -138,6 +152,8 @@ def mapping(check: Checker) -> Checker:
     def checked(value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise _fail(path, "an object", value)
+        for key in value:
+            _check_text(key, f"a key of {path}")
         return {key: check(item, f"{path}.{key}") for key, item in value.items()}
 
     return checked

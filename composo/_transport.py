@@ -155,6 +155,10 @@ def httpx_error(exc: httpx.HTTPError, url: str) -> ComposoError:
     detail = _detail(exc)
     if isinstance(exc, httpx.ConnectTimeout):
         return APITimeoutError(f"connecting to {url} timed out ({detail})", request_sent=False)
+    if isinstance(exc, httpx.PoolTimeout):
+        return APITimeoutError(
+            f"no connection to {url} became free in time ({detail})", request_sent=False
+        )
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"request to {url} timed out ({detail})")
     if isinstance(exc, httpx.ConnectError):
@@ -169,6 +173,10 @@ def httpcore_error(exc: Exception, url: str) -> ComposoError:
     detail = _detail(exc)
     if isinstance(exc, httpcore.ConnectTimeout):
         return APITimeoutError(f"connecting to {url} timed out ({detail})", request_sent=False)
+    if isinstance(exc, httpcore.PoolTimeout):
+        return APITimeoutError(
+            f"no connection to {url} became free in time ({detail})", request_sent=False
+        )
     if isinstance(exc, httpcore.TimeoutException):
         return APITimeoutError(f"request to {url} timed out ({detail})")
     if isinstance(exc, httpcore.ConnectError):
@@ -201,15 +209,31 @@ def aiohttp_error(exc: BaseException, url: str) -> ComposoError:
 
 
 class HttpxAsyncSender:
-    """Sends through an `httpx.AsyncClient`, the caller's (never closed by us)."""
+    """Sends through an `httpx.AsyncClient`, the caller's (never closed by us).
+
+    An httpx client's connections belong to the event loop that opened them, so it is used on
+    one loop only: on another (a second `asyncio.run`), the call fails with a clear error
+    before anything is sent, instead of httpx's `RuntimeError('Event loop is closed')`.
+    """
 
     def __init__(self, client: httpx.AsyncClient, *, owned: bool = False) -> None:
         self.client = client
         self.owned = owned
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def send(
         self, method: str, url: str, body: bytes, headers: RequestHeaders, time_left: float
     ) -> RawResponse:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise ComposoError(
+                "the httpx.AsyncClient given as http_client= was first used on another event "
+                "loop (an earlier asyncio.run), which owns its connections; create the "
+                "httpx.AsyncClient and the AsyncComposo inside the loop that uses them, or leave "
+                "http_client out (AsyncComposo's own transport follows the loop)"
+            )
         try:
             # What is left of the SDK's deadline overrides the client's own timeouts, so that a
             # plain httpx.AsyncClient() (5 s by default) does not cut a 15 s evaluation short.
