@@ -455,7 +455,9 @@ def test_duplicate_ids_interrupted_then_resumed_score_every_line_exactly_once(
     with serving(_answer_first_then_hold(released)) as holding:
         child_env = {**os.environ, "COMPOSO_BASE_URL": holding.url}
         command = [sys.executable, "-c", _WITH_CTRL_C, "evaluate", str(source)]
+        # No cache: lines 1 and 3 are the same conversation, and this run must send both.
         command += ["--criteria", CRITERION, "--output", str(output), "--concurrency", "1"]
+        command += ["--no-cache"]
         process = subprocess.Popen(
             command, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
@@ -479,7 +481,7 @@ def test_duplicate_ids_interrupted_then_resumed_score_every_line_exactly_once(
     assert process.returncode == 130, err.decode()
     interrupted = _records(output)
     assert [(r["line"], r["id"]) for r in interrupted] == [(1, "a")]
-    args = ["--criteria", CRITERION, "--output", str(output), "--resume", "--quiet"]
+    args = ["--criteria", CRITERION, "--output", str(output), "--resume", "--quiet", "--no-cache"]
     assert _run("evaluate", str(source), *args) == 0  # against the mock this time
     records = _records(output)
     assert [(r["line"], r["id"], r["criterion"]) for r in records] == [
