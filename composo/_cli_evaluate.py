@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from composo._batch import (
     BatchProgress,
@@ -43,6 +43,7 @@ from composo._batch import (
 from composo._cache_file import cache_file
 from composo._constants import API_KEY_ENV
 from composo._exceptions import ComposoError, MalformedError
+from composo._progress import Display, LogLines, TerminalBar, rate_limit_text
 
 if TYPE_CHECKING:
     from composo._async_client import AsyncComposo
@@ -54,9 +55,6 @@ DEFAULT_BATCH_RETRIES = 3
 # Seconds per pair, every attempt included; a pair's clock starts when its first request goes
 # out, so waiting in line for the rate limiter does not count.
 DEFAULT_PAIR_TIMEOUT = 120.0
-# How often the progress display refreshes on a terminal, and logs when not on one.
-_TTY_REFRESH = 0.1
-_LOG_EVERY = 5.0
 # Failures described one by one on stderr before the rest are only counted.
 _REPORTED_FAILURES = 10
 # Options that would put a secret on the command line, refused without echoing their value.
@@ -451,48 +449,13 @@ def _sort_output(output: Path, criteria: list[str]) -> list[Row]:
     return rows
 
 
-def _rate_text(progress: BatchProgress) -> str:
-    if progress.rate_limit is None and not progress.throttled:
-        return ""
-    pace = f"paced at {progress.rate_limit:.1f}/s" if progress.rate_limit is not None else ""
-    return ", ".join(filter(None, [pace, f"{progress.throttled} answered 429"]))
-
-
-class _Progress:
-    """A live bar on a terminal, plain periodic log lines otherwise."""
-
-    def __init__(self, total: int, stream: IO[str], quiet: bool) -> None:
-        self.total = total
-        self.stream = stream
-        self.quiet = quiet
-        self.tty = stream.isatty()
-        self.last = 0.0
-
-    def __call__(self, progress: BatchProgress, final: bool = False) -> None:
-        if self.quiet:
-            return
-        now = time.monotonic()
-        if not final and now - self.last < (_TTY_REFRESH if self.tty else _LOG_EVERY):
-            return
-        self.last = now
-        rate = progress.rate
-        left = max(self.total - progress.done, 0)
-        eta = f"{left / rate:.0f} s left" if rate > 0 and left else "-"
-        text = f"{progress.done}/{self.total} done, {progress.failed} failed, {rate:.1f}/s, {eta}"
-        if progress.cached:
-            text = f"{text}, {progress.cached} from the cache"
-        limits = _rate_text(progress)
-        if limits:
-            text = f"{text} ({limits})"
-        if self.tty:
-            width = 30
-            filled = int(width * progress.done / self.total) if self.total else width
-            bar = "#" * filled + "." * (width - filled)
-            # \x1b[K clears what a longer previous line left behind.
-            self.stream.write(f"\r[{bar}] {text}\x1b[K" + ("\n" if final else ""))
-        else:
-            self.stream.write(f"composo: {text}\n")
-        self.stream.flush()
+def _display(total: int, quiet: bool) -> Display | None:
+    """A live bar on a terminal, plain periodic log lines otherwise (none with --quiet)."""
+    if quiet:
+        return None
+    if sys.stderr.isatty():
+        return TerminalBar(total, sys.stderr, time.monotonic)
+    return LogLines(total, sys.stderr, time.monotonic)
 
 
 def format_summary(rows: list[Row], criteria: list[str]) -> str:
@@ -505,7 +468,7 @@ async def _evaluate(
     spec: BatchSpec,
     source: _Input,
     output: Path,
-    progress: _Progress,
+    display: Display | None,
 ) -> BatchProgress:
     batch = client._new_batch(source, spec)
     reported = 0
@@ -519,7 +482,8 @@ async def _evaluate(
                     if result.error is not None:
                         reported += 1
                         _report_failure(record, reported)
-    progress(batch.progress, final=True)
+    if display is not None:
+        display.close(batch.progress)
     return batch.progress
 
 
@@ -618,17 +582,18 @@ def _run(argv: Sequence[str], stack: contextlib.ExitStack) -> int:
             _replace(output, kept)
     elif output.exists():
         output.unlink()  # --overwrite, or an empty file
-    progress = _Progress(source.count() * len(spec.criteria) - len(done), sys.stderr, args.quiet)
+    display = _display(source.count() * len(spec.criteria) - len(done), args.quiet)
+    update = None if display is None else display.update
     if done:
 
         def skip(index: int, item_id: str | None, criterion: str) -> bool:
             return (source.lines[index], criterion) in done
 
-        spec = BatchSpec(spec.criteria, spec.workers, spec.options, progress, skip)
+        spec = BatchSpec(spec.criteria, spec.workers, spec.options, update, skip)
     else:
-        spec = BatchSpec(spec.criteria, spec.workers, spec.options, progress)
+        spec = BatchSpec(spec.criteria, spec.workers, spec.options, update)
     try:
-        final = asyncio.run(_evaluate(client, spec, source, output, progress))
+        final = asyncio.run(_evaluate(client, spec, source, output, display))
     except KeyboardInterrupt:
         print(
             f"\ncomposo: interrupted; results so far are in {output} "
@@ -646,7 +611,7 @@ def _run(argv: Sequence[str], stack: contextlib.ExitStack) -> int:
             f"{client.cache.path}, without a request",
             file=sys.stderr,
         )
-    limits = _rate_text(final)
+    limits = rate_limit_text(final)
     if limits:
         print(
             f"composo: rate limits: {limits} (each 429 was waited out and sent again)",

@@ -45,15 +45,28 @@ class Display(Protocol):
         """Show the final counts and release the display."""
 
 
+def rate_limit_text(progress: BatchProgress) -> str:
+    """`paced at R/s, N answered 429` once the rate limiter has a pace or a 429 was seen, else
+    empty."""
+    if progress.rate_limit is None and not progress.throttled:
+        return ""
+    pace = f"paced at {progress.rate_limit:.1f}/s" if progress.rate_limit is not None else ""
+    return ", ".join(filter(None, [pace, f"{progress.throttled} answered 429"]))
+
+
 def progress_text(progress: BatchProgress, total: int, now: float) -> str:
-    """`done/total done, failed, rate, time left` (and how many came from the result cache, if
-    any): the words every text display shows, `now` being a `time.monotonic()` reading."""
+    """`done/total done, failed, rate, time left` (and how many came from the result cache, and
+    the rate limiter's pace and 429s, if any): the words every text display shows, `now` being
+    a `time.monotonic()` reading."""
     elapsed = now - progress.started
     rate = progress.done / elapsed if elapsed > 0 else 0.0
     left = max(total - progress.done, 0)
     eta = f"{left / rate:.0f} s left" if rate > 0 and left else "-"
     text = f"{progress.done}/{total} done, {progress.failed} failed, {rate:.1f}/s, {eta}"
-    return f"{text}, {progress.cached} from the cache" if progress.cached else text
+    if progress.cached:
+        text = f"{text}, {progress.cached} from the cache"
+    limits = rate_limit_text(progress)
+    return f"{text} ({limits})" if limits else text
 
 
 def progress_bar(progress: BatchProgress, total: int, now: float) -> str:
