@@ -532,4 +532,6 @@ def test_the_docs_example_runs(tmp_path: Path) -> None:
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "pass rate" in completed.stdout
-    assert "{200: 800}" in completed.stdout  # persisted: evaluated once for three actions
+    # Persisted: evaluated once for three actions. (A loaded machine may draw a 429 or two,
+    # which are waited out and sent again: only the successes are counted.)
+    assert "\n800\n" in completed.stdout
